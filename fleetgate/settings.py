@@ -1,0 +1,114 @@
+"""Settings: the one place that reads the environment (DESIGN.md §6.9)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """The operator's configuration is invalid."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps on what one push may send (DESIGN.md §2.2); each is configurable."""
+
+    pack_bytes: int = 2 * 1024**3
+    object_bytes: int = 100 * 1024**2
+    object_count: int = 10_000_000
+    tree_depth: int = 4096
+    path_bytes: int = 4096
+    lock_wait_seconds: float = 600.0
+    login_timeout: float = 30.0
+    auth_attempts: int = 6
+    sessions_per_connection: int = 4
+    unauthenticated_connections: int = 64
+    keepalive_interval: float = 15.0
+    workers: int = 8
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything fleetgate needs from its operator, read once at start."""
+
+    home: Path
+    database_url: str
+    ssh_host: str
+    ssh_port: int
+    http_host: str
+    http_port: int
+    registry: str
+    registry_user: str | None
+    registry_password: str | None
+    node_image: str
+    limits: Limits
+
+    @property
+    def repositories(self) -> Path:
+        """Where the fleets' bare repositories live, one per fleet id."""
+        return self.home / "repositories"
+
+    @property
+    def host_key_path(self) -> Path:
+        """The gateway's persistent ed25519 host key."""
+        return self.home / "ssh_host_ed25519_key"
+
+
+def _host_port(value: str, name: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise SettingsError(f"{name}={value!r} is not HOST:PORT; set it like 127.0.0.1:2222")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+
+
+def _limits(env: dict[str, str]) -> Limits:
+    d = Limits()
+    return Limits(
+        pack_bytes=_int(env, "FLEETGATE_MAX_PACK_BYTES", d.pack_bytes),
+        object_bytes=_int(env, "FLEETGATE_MAX_OBJECT_BYTES", d.object_bytes),
+        object_count=_int(env, "FLEETGATE_MAX_OBJECTS", d.object_count),
+        tree_depth=_int(env, "FLEETGATE_MAX_TREE_DEPTH", d.tree_depth),
+        path_bytes=_int(env, "FLEETGATE_MAX_PATH_BYTES", d.path_bytes),
+        lock_wait_seconds=float(_int(env, "FLEETGATE_LOCK_WAIT", int(d.lock_wait_seconds))),
+        login_timeout=float(_int(env, "FLEETGATE_LOGIN_TIMEOUT", int(d.login_timeout))),
+        auth_attempts=_int(env, "FLEETGATE_MAX_AUTH_TRIES", d.auth_attempts),
+        sessions_per_connection=_int(env, "FLEETGATE_MAX_SESSIONS", d.sessions_per_connection),
+        unauthenticated_connections=_int(env, "FLEETGATE_MAX_STARTUPS", d.unauthenticated_connections),
+        keepalive_interval=float(_int(env, "FLEETGATE_KEEPALIVE", int(d.keepalive_interval))),
+        workers=_int(env, "FLEETGATE_WORKERS", d.workers),
+    )
+
+
+def load(env: dict[str, str] | None = None) -> Settings:
+    """Read settings from the environment (or the mapping given, for tests)."""
+    env = dict(os.environ if env is None else env)
+    home = Path(env.get("FLEETGATE_HOME") or "./.fleetgate").absolute()
+    ssh_host, ssh_port = _host_port(env.get("FLEETGATE_SSH_LISTEN") or "127.0.0.1:2222", "FLEETGATE_SSH_LISTEN")
+    http_host, http_port = _host_port(
+        env.get("FLEETGATE_HTTP_LISTEN") or "127.0.0.1:8080", "FLEETGATE_HTTP_LISTEN"
+    )
+    return Settings(
+        home=home,
+        database_url=env.get("FLEETGATE_DATABASE_URL") or f"sqlite:///{home / 'fleetgate.db'}",
+        ssh_host=ssh_host,
+        ssh_port=ssh_port,
+        http_host=http_host,
+        http_port=http_port,
+        registry=env.get("FLEETGATE_REGISTRY", ""),
+        registry_user=env.get("FLEETGATE_REGISTRY_USER") or None,
+        registry_password=env.get("FLEETGATE_REGISTRY_PASSWORD") or None,
+        node_image=env.get("FLEETGATE_NODE_IMAGE") or "balenalib/{machine}-node:{version}",
+        limits=_limits(env),
+    )
