@@ -1,0 +1,335 @@
+"""Docker build adapter: one service built by Debian's docker CLI with BuildKit, output streamed."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Debian's 20.10 client by path: the newer client on PATH refuses DOCKER_BUILDKIT=1 without buildx, and the
+# SDK drives only the legacy builder (no secrets, no RUN --mount, no real --platform).
+DOCKER_CLI = "/usr/bin/docker"
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
+LOG_CAP = 4 * 1024 * 1024
+LINE_CAP = 64 * 1024
+KILL_GRACE = 3.0
+SECRET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class BuildFailed(Exception):
+    """The project's build failed: the pusher's fault, shown to them verbatim."""
+
+    def __init__(self, message: str, log: str = "") -> None:
+        super().__init__(message)
+        self.log = log  # kept with the failed release
+
+
+class BuildCancelled(BuildFailed):
+    """The build was cancelled (the client went away)."""
+
+
+class BuilderUnavailable(Exception):
+    """The builder itself is broken (daemon down, CLI missing): the operator's fault."""
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """Everything one service's `docker build` needs."""
+
+    service: str
+    context_dir: Path
+    dockerfile: str  # relative to context_dir, or an absolute path to a rendered file outside it
+    tag: str
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    target: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    secrets: tuple[tuple[str, Path], ...] = ()  # (id, source file); visible as /run/secrets/<id>
+    platform: str | None = None  # e.g. linux/arm/v7; None builds for the daemon's own platform
+    no_cache: bool = False
+    cache_from: tuple[str, ...] = ()
+    timeout: float = 3600.0
+    idle_timeout: float = 600.0
+    docker_host: str | None = None
+    docker_config: Path | None = None  # a docker CLI config dir (registry auth for cache_from)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """A finished build: the image id, the wall-clock seconds and the whole (capped) log."""
+
+    image_id: str
+    seconds: float
+    log: str
+
+
+# --- Dockerfile rewriting (pure) ---------------------------------------------------------------------
+
+_DIRECTIVE = re.compile(r"^#\s*([A-Za-z]+)\s*=\s*(\S+)\s*$")
+_RUN = re.compile(r"^(\s*)(run)(\s+|$)", re.IGNORECASE)
+
+
+def _escape_char(lines: list[str]) -> str:
+    """The Dockerfile's escape character, from the parser directives at its top."""
+    for line in lines:
+        match = _DIRECTIVE.match(line.strip())
+        if not match:
+            break
+        if match.group(1).lower() == "escape" and match.group(2) in ("\\", "`"):
+            return match.group(2)
+    return "\\"
+
+
+def inject_secret_mounts(dockerfile_text: str, secret_ids: Iterable[str]) -> str:
+    """Add a secret mount per id to every RUN instruction, so each step sees /run/secrets/<id>."""
+    ids = list(secret_ids)
+    for secret_id in ids:
+        if not SECRET_ID.match(secret_id):
+            raise ValueError(f"bad build secret name {secret_id!r}: use letters, digits, '.', '_', '-'")
+    if not ids:
+        return dockerfile_text
+    mounts = " ".join(f"--mount=type=secret,id={i},target=/run/secrets/{i}" for i in ids)
+    lines = dockerfile_text.splitlines(keepends=True)
+    escape = _escape_char(lines)
+    continued = False  # inside an instruction continued from the previous line
+    out = []
+    for line in lines:
+        body = line.rstrip("\r\n")
+        stripped = body.strip()
+        # Comments and blank lines inside a continuation neither end it nor start an instruction.
+        if not stripped or stripped.startswith("#"):
+            out.append(line)
+            continue
+        match = None if continued else _RUN.match(body)
+        if match:
+            # Flags go right after RUN: valid before shell form, exec form and existing --mount flags.
+            ending = line[len(body) :]
+            rest = body[match.end() :]
+            body = f"{match.group(1)}{match.group(2)} {mounts}" + (f" {rest}" if rest else "")
+            line = body + ending
+        continued = body.rstrip().endswith(escape)
+        out.append(line)
+    return "".join(out)
+
+
+# --- Output scanning (pure) --------------------------------------------------------------------------
+
+_STEP = re.compile(r"^#(\d+) \[[^\]]*\] (.+)$")
+_STEP_ERROR = re.compile(r"^#(\d+) ERROR: (.+)$")
+_EXIT_CODE = re.compile(r"exit code: (\d+)")
+_DAEMON_DOWN = re.compile(
+    r"cannot connect to the docker daemon|error during connect|is the docker daemon running", re.I
+)
+
+
+@dataclass(frozen=True)
+class _Scan:
+    """What the output said about failure, collected as lines arrive."""
+
+    steps: Mapping[str, str]
+    step_error: tuple[str, str] | None  # (step text, error text)
+    last_error: str | None
+    daemon_down: bool
+
+
+def scan_output(lines: Iterable[str]) -> _Scan:
+    """Find the failing step and error lines in BuildKit's plain output."""
+    steps: dict[str, str] = {}
+    step_error = None
+    last_error = None
+    daemon_down = False
+    for line in lines:
+        if m := _STEP.match(line):
+            steps[m.group(1)] = m.group(2)
+        elif m := _STEP_ERROR.match(line):
+            # Step output carries a timestamp (`#5 0.17 ERROR: …`): only the daemon's own line matches here.
+            step_error = step_error or (steps.get(m.group(1), f"#{m.group(1)}"), m.group(2))
+        elif line.lower().startswith(("error:", "failed to solve", "executor failed")):
+            last_error = line.removeprefix("ERROR: ").removeprefix("error: ")
+        if _DAEMON_DOWN.search(line):
+            daemon_down = True
+    return _Scan(steps, step_error, last_error, daemon_down)
+
+
+def failure_message(scan: _Scan, returncode: int) -> str | None:
+    """The one-line reason a build failed, or None when nothing in the output says it failed."""
+    if scan.step_error:
+        step, error = scan.step_error
+        if code := _EXIT_CODE.search(error):
+            return f"build failed: step '{step}' exited with code {code.group(1)}"
+        return f"build failed: step '{step}': {error}"
+    if scan.last_error:
+        return f"build failed: {scan.last_error}"
+    if returncode != 0:
+        return f"build failed: docker build exited with code {returncode}"
+    return None
+
+
+# --- Running the CLI ---------------------------------------------------------------------------------
+
+
+def build_command(request: BuildRequest, dockerfile: Path, iidfile: Path) -> list[str]:
+    """The docker CLI argument list for a request (the Dockerfile already rewritten)."""
+    cmd = [DOCKER_CLI, "build", "--progress=plain", "-f", str(dockerfile), "-t", request.tag]
+    cmd += ["--iidfile", str(iidfile), "--build-arg", "BUILDKIT_INLINE_CACHE=1"]
+    for key, value in request.build_args.items():
+        cmd += ["--build-arg", f"{key}={value}"]
+    for key, value in request.labels.items():
+        cmd += ["--label", f"{key}={value}"]
+    for secret_id, src in request.secrets:
+        cmd += ["--secret", f"id={secret_id},src={src}"]
+    if request.target:
+        cmd += ["--target", request.target]
+    if request.platform:
+        cmd += ["--platform", request.platform]
+    if request.no_cache:
+        cmd.append("--no-cache")
+    else:
+        for ref in request.cache_from:
+            cmd += ["--cache-from", ref]
+    cmd.append(str(request.context_dir))
+    return cmd
+
+
+def _environment(request: BuildRequest) -> dict[str, str]:
+    """A minimal environment: nothing of ours leaks into the CLI but what a build needs."""
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DOCKER_BUILDKIT": "1", "HOME": "/nonexistent"}
+    env["DOCKER_HOST"] = request.docker_host or DEFAULT_DOCKER_HOST
+    if request.docker_config:
+        env["DOCKER_CONFIG"] = str(request.docker_config)
+    return env
+
+
+def _prepare_dockerfile(request: BuildRequest, scratch: Path) -> Path:
+    """The Dockerfile to pass with -f: the request's own, or a copy with secret mounts injected."""
+    path = Path(request.dockerfile)
+    if not path.is_absolute():
+        path = request.context_dir / path
+    if not request.secrets:
+        return path
+    rewritten = scratch / "Dockerfile"
+    text = path.read_text(encoding="utf-8")
+    rewritten.write_text(inject_secret_mounts(text, [i for i, _ in request.secrets]), encoding="utf-8")
+    return rewritten
+
+
+def _pump(stream, lines: queue.Queue) -> None:
+    """Read the CLI's combined output line by line; None marks the end."""
+    try:
+        for raw in iter(lambda: stream.readline(LINE_CAP), b""):
+            lines.put(raw.decode("utf-8", "replace").rstrip("\r\n"))
+    finally:
+        lines.put(None)
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    """Stop the CLI's process group: SIGTERM lets it cancel the solve in the daemon, SIGKILL if it lingers."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=KILL_GRACE)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run_build(
+    request: BuildRequest, on_line: Callable[[str], None], cancelled: threading.Event
+) -> BuildResult:
+    """Build one service, streaming each output line to on_line; raise BuildFailed or BuilderUnavailable."""
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="fleetgate-build-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        iidfile = scratch / "iid"
+        cmd = build_command(request, _prepare_dockerfile(request, scratch), iidfile)
+        try:
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env=_environment(request),
+                start_new_session=True,  # its own process group, so a kill reaches every child
+            )
+        except OSError as exc:
+            raise BuilderUnavailable(
+                f"cannot run {DOCKER_CLI} ({exc}); is Debian's docker.io installed?"
+            ) from exc
+        log, returncode = _follow(proc, request, on_line, cancelled, started)
+        image_id = iidfile.read_text().strip() if iidfile.exists() else ""
+    return _result(request, log, returncode, image_id, time.monotonic() - started)
+
+
+def _follow(
+    proc: subprocess.Popen,
+    request: BuildRequest,
+    on_line: Callable[[str], None],
+    cancelled: threading.Event,
+    started: float,
+) -> tuple[list[str], int]:
+    """Stream lines until the CLI exits; kill it on cancel, wall-clock or idle timeout."""
+    lines: queue.Queue = queue.Queue()
+    reader = threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True)
+    reader.start()
+    log: list[str] = []
+    last_output = time.monotonic()
+    stop_reason = None
+    while True:
+        try:
+            line = lines.get(timeout=0.1)
+        except queue.Empty:
+            line = ""
+        else:
+            if line is None:
+                break
+            last_output = time.monotonic()
+            log.append(line)
+            on_line(line)
+        now = time.monotonic()
+        if cancelled.is_set():
+            stop_reason = BuildCancelled("build cancelled", _capped(log))
+        elif now - started > request.timeout:
+            stop_reason = BuildFailed(f"build timed out after {request.timeout:g} s", _capped(log))
+        elif now - last_output > request.idle_timeout:
+            stop_reason = BuildFailed(
+                f"build produced no output for {request.idle_timeout:g} s", _capped(log)
+            )
+        if stop_reason:
+            _kill(proc)
+            reader.join(timeout=KILL_GRACE)
+            raise stop_reason
+    returncode = proc.wait()
+    reader.join()
+    return log, returncode
+
+
+def _capped(log: list[str]) -> str:
+    """The log as one text, its tail kept when it is too long to store."""
+    text = "\n".join(log)
+    return "[log truncated]\n" + text[-LOG_CAP:] if len(text) > LOG_CAP else text
+
+
+def _result(
+    request: BuildRequest, log: list[str], returncode: int, image_id: str, seconds: float
+) -> BuildResult:
+    """Judge the finished build by its output, exit status and image id — a zero exit alone is not success."""
+    scan = scan_output(log)
+    if scan.daemon_down:
+        host = request.docker_host or DEFAULT_DOCKER_HOST
+        raise BuilderUnavailable(f"cannot reach the Docker daemon at {host}; is dockerd running?")
+    message = failure_message(scan, returncode)
+    if message is None and not image_id:
+        message = "build failed: docker build reported success but wrote no image id"
+    if message:
+        raise BuildFailed(message, _capped(log))
+    return BuildResult(image_id=image_id, seconds=seconds, log=_capped(log))
