@@ -1,0 +1,96 @@
+"""The database: engine, sessions and migrations, the same code on SQLite and PostgreSQL (DESIGN.md §8)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.orm import Session
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+# pg_advisory_xact_lock key: two nodes starting at once must not both run the same migration.
+_MIGRATE_LOCK = 0x666C6774  # "flgt"
+_READONLY = "fleetgate_readonly"
+
+
+def _normalise(url: str) -> URL:
+    """Parse the URL; a bare `postgresql://` means psycopg 3, the driver fleetgate ships with."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own BEGIN handling is off so that `_sqlite_begin` decides (and savepoints work).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # A deferred transaction that later writes fails at once with "database is locked" when another
+    # writer committed meanwhile (busy_timeout does not apply); IMMEDIATE takes the write lock up front.
+    if conn.get_execution_options().get(_READONLY):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """One database: an engine, sessions that commit or roll back, and schema migrations."""
+
+    def __init__(self, url: str) -> None:
+        self.url = _normalise(url)
+        self.engine = self._engine()
+        self._reader = self.engine.execution_options(**{_READONLY: True})
+
+    @property
+    def dialect(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return self.engine.dialect.name
+
+    def _engine(self) -> Engine:
+        if self.url.get_backend_name() != "sqlite":
+            return create_engine(self.url, pool_pre_ping=True)
+        engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": 10})
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+
+    @contextmanager
+    def session(self, readonly: bool = False) -> Iterator[Session]:
+        """A session in one transaction: committed when the block ends, rolled back if it raises."""
+        bind = self._reader if readonly else self.engine
+        with Session(bind, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (alembic upgrade head)."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATE_LOCK})
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    def revision(self) -> str | None:
+        """The schema revision the database is at, None before the first migration."""
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
