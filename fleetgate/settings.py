@@ -6,27 +6,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .limits import Limits
+
 
 class SettingsError(ValueError):
     """The operator's configuration is invalid."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Caps on what one push may send (DESIGN.md §2.2); each is configurable."""
-
-    pack_bytes: int = 2 * 1024**3
-    object_bytes: int = 100 * 1024**2
-    object_count: int = 10_000_000
-    tree_depth: int = 4096
-    path_bytes: int = 4096
-    lock_wait_seconds: float = 600.0
-    login_timeout: float = 30.0
-    auth_attempts: int = 6
-    sessions_per_connection: int = 4
-    unauthenticated_connections: int = 64
-    keepalive_interval: float = 15.0
-    workers: int = 8
 
 
 @dataclass(frozen=True)
@@ -95,7 +79,9 @@ def load(env: dict[str, str] | None = None) -> Settings:
     """Read settings from the environment (or the mapping given, for tests)."""
     env = dict(os.environ if env is None else env)
     home = Path(env.get("FLEETGATE_HOME") or "./.fleetgate").absolute()
-    ssh_host, ssh_port = _host_port(env.get("FLEETGATE_SSH_LISTEN") or "127.0.0.1:2222", "FLEETGATE_SSH_LISTEN")
+    ssh_host, ssh_port = _host_port(
+        env.get("FLEETGATE_SSH_LISTEN") or "127.0.0.1:2222", "FLEETGATE_SSH_LISTEN"
+    )
     http_host, http_port = _host_port(
         env.get("FLEETGATE_HTTP_LISTEN") or "127.0.0.1:8080", "FLEETGATE_HTTP_LISTEN"
     )

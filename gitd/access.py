@@ -1,0 +1,35 @@
+"""Who is pushing and where they may push: the SSH edge's view of users, keys and fleets."""
+
+from __future__ import annotations
+
+from fleetgate import fleets, keys
+from fleetgate.db import Database
+
+from .pipeline import FleetRef
+
+
+class Access:
+    """Blocking lookups against the shared domain; the SSH edge runs them in a worker thread."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def key_owner(self, fingerprint: str) -> str | None:
+        """The user who registered the key with this SHA256 fingerprint."""
+        with self.database.session(readonly=True) as session:
+            return keys.find_key_owner(session, fingerprint)
+
+    def fleet_for(self, user: str, owner: str, name: str) -> FleetRef | None:
+        """The fleet if it exists and `user` may use it; None for both "no such fleet" and "not allowed"."""
+        with self.database.session(readonly=True) as session:
+            fleet = fleets.find_fleet(session, owner, name)
+            if fleet is None or not fleets.may_push(session, user, fleet.id):
+                return None
+            return FleetRef(fleet.id, fleet.owner, fleet.name, fleet.device_type)
+
+    def still_allowed(self, user: str, fingerprint: str, fleet_id: int) -> bool:
+        """Checked again just before refs move: the key is still the user's and the user still a member."""
+        with self.database.session(readonly=True) as session:
+            return keys.find_key_owner(session, fingerprint) == user and fleets.may_push(
+                session, user, fleet_id
+            )

@@ -1,0 +1,288 @@
+"""git-receive-pack, made safe: advertise, read commands, quarantine the pack, check, decide, move refs.
+
+dulwich supplies the pkt-line protocol and pack storage; the order of the steps and every check are
+ours (DESIGN.md §2.2). This runs in a worker thread with blocking reads and writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from dulwich.object_store import DiskObjectStore
+from dulwich.protocol import (
+    SIDE_BAND_CHANNEL_DATA,
+    SIDE_BAND_CHANNEL_PROGRESS,
+    Protocol,
+    extract_capabilities,
+    format_ref_line,
+)
+from dulwich.refs import check_ref_format
+
+from fleetgate.limits import Limits
+
+from .connectivity import check_connected, check_shape, check_tips
+from .ingest import PackRejected, ingest_pack
+from .pipeline import (
+    ZERO_SHA,
+    Decision,
+    FleetRef,
+    Pipeline,
+    Push,
+    Pusher,
+    RefResult,
+    RefUpdate,
+    Verdict,
+)
+from .quarantine import Quarantine
+from .refs import RefMove, RefStore
+
+log = logging.getLogger(__name__)
+
+CAPABILITIES = (
+    b"report-status",
+    b"delete-refs",
+    b"side-band-64k",
+    b"ofs-delta",
+    b"atomic",
+    b"push-options",
+    b"quiet",
+    b"object-format=sha1",
+    b"agent=fleetgate/0.1",
+)
+MASTER = b"refs/heads/master"
+MAIN = b"refs/heads/main"
+KEEPALIVE = b"0005\x01"  # an empty band-1 packet, what git's own receive.keepAlive sends
+
+
+class ProtocolViolation(ValueError):
+    """The client broke the push protocol."""
+
+
+@dataclass(frozen=True)
+class ReceiveContext:
+    """Everything one receive-pack session needs, resolved by the SSH edge."""
+
+    fleet: FleetRef
+    pusher: Pusher
+    repo_path: Path
+    limits: Limits
+    pipeline: Pipeline
+    still_allowed: Callable[[], bool]
+
+
+class SidebandWriter:
+    """Serialises writes to the client: progress lines, keepalives and the final report."""
+
+    def __init__(self, proto: Protocol, sideband: bool, stderr: Callable[[bytes], None]) -> None:
+        self._proto = proto
+        self._sideband = sideband
+        self._stderr = stderr
+        self._lock = threading.Lock()
+        self.last_write = 0.0
+
+    def line(self, text: str) -> None:
+        """Show one line to the pusher as `remote: <text>`."""
+        data = text.rstrip("\n").encode("utf-8", "replace") + b"\n"
+        with self._lock:
+            if self._sideband:
+                self._proto.write_sideband(SIDE_BAND_CHANNEL_PROGRESS, data)
+            else:
+                self._stderr(data)
+            self._touch()
+
+    def keepalive(self) -> None:
+        with self._lock:
+            if self._sideband:
+                self._proto.write(KEEPALIVE)
+            self._touch()
+
+    def report(self, lines: list[bytes]) -> None:
+        """Send report-status: pkt-lines inside band 1 with their own flush, then the final flush."""
+        payload = b"".join(_pkt(line) for line in lines) + b"0000"
+        with self._lock:
+            if self._sideband:
+                self._proto.write_sideband(SIDE_BAND_CHANNEL_DATA, payload)
+                self._proto.write_pkt_line(None)
+            else:
+                self._proto.write(payload)
+
+    def _touch(self) -> None:
+        self.last_write = time.monotonic()
+
+
+def _pkt(line: bytes) -> bytes:
+    return b"%04x" % (len(line) + 4) + line
+
+
+class ReceiveSession:
+    """One push, from the ref advertisement to the report."""
+
+    def __init__(
+        self,
+        ctx: ReceiveContext,
+        proto: Protocol,
+        stderr: Callable[[bytes], None],
+        cancelled: threading.Event,
+    ) -> None:
+        self.ctx = ctx
+        self.proto = proto
+        self.stderr = stderr
+        self.cancelled = cancelled
+        self.refs = RefStore(ctx.repo_path)
+
+    def run(self) -> None:
+        """Serve the whole exchange; returns when the report is sent (or nothing was asked)."""
+        advertised = self._advertise()
+        updates, caps = self._read_commands()
+        if not updates:
+            return
+        options = self._read_push_options() if b"push-options" in caps else ()
+        out = SidebandWriter(self.proto, b"side-band-64k" in caps, self.stderr)
+        quarantine = Quarantine(self.ctx.repo_path / "objects")
+        try:
+            self._receive(updates, caps, options, advertised, quarantine, out)
+        finally:
+            quarantine.discard()
+
+    def _advertise(self) -> dict[bytes, bytes]:
+        master = self.refs.read(MASTER)
+        refs = {MASTER: master, MAIN: master} if master != ZERO_SHA else {}
+        lines = sorted(refs.items()) or [(b"capabilities^{}", ZERO_SHA)]
+        self.proto.write_pkt_line(format_ref_line(lines[0][0], lines[0][1], list(CAPABILITIES)))
+        for ref, sha in lines[1:]:
+            self.proto.write_pkt_line(format_ref_line(ref, sha))
+        self.proto.write_pkt_line(None)
+        return refs
+
+    def _read_commands(self) -> tuple[list[RefUpdate], set[bytes]]:
+        updates: list[RefUpdate] = []
+        caps: set[bytes] = set()
+        line = self.proto.read_pkt_line()
+        if line is None:
+            return [], caps
+        line, first_caps = extract_capabilities(line)
+        caps = set(first_caps)
+        while line:
+            updates.append(_parse_update(line))
+            line = self.proto.read_pkt_line()
+        return updates, caps
+
+    def _read_push_options(self) -> tuple[str, ...]:
+        options = []
+        for line in self.proto.read_pkt_seq():
+            options.append(line.rstrip(b"\n").decode("utf-8", "replace"))
+            if len(options) > 100:
+                raise ProtocolViolation("too many push options")
+        return tuple(options)
+
+    def _receive(
+        self, updates, caps, options, advertised, quarantine: Quarantine, out: SidebandWriter
+    ) -> None:
+        try:
+            if any(not u.is_delete for u in updates):
+                self._ingest(updates, quarantine)
+        except PackRejected as e:
+            log.info("push to %s rejected: %s", self.ctx.fleet.slug, e)
+            out.line(f"error: {e}")
+            out.report(
+                [b"unpack " + _one_line(str(e)) + b"\n"]
+                + [b"ng " + u.ref + b" " + _one_line(str(e)) + b"\n" for u in updates]
+            )
+            return
+        push = Push(self.ctx.fleet, self.ctx.pusher, tuple(updates), options, quarantine.store, advertised)
+        decision = self._decide(push, out)
+        results = self._apply(push, decision, quarantine, b"atomic" in caps)
+        if decision.after_update is not None:
+            decision.after_update(results)
+        out.report(
+            [b"unpack ok\n"]
+            + [
+                (b"ok " + r.ref if r.ok else b"ng " + r.ref + b" " + _one_line(r.reason)) + b"\n"
+                for r in results
+            ]
+        )
+
+    def _ingest(self, updates: list[RefUpdate], quarantine: Quarantine) -> None:
+        main_store = DiskObjectStore(str(self.ctx.repo_path / "objects"))
+        try:
+            pack = ingest_pack(quarantine.store, self.proto.read, self._read_some, self.ctx.limits)
+            check_connected(pack.links, lambda sha: sha.hex().encode() in main_store)
+            check_tips([u.new for u in updates if not u.is_delete], pack.links, _type_of(main_store))
+            check_shape(pack.links, self.ctx.limits)
+        finally:
+            main_store.close()
+
+    def _read_some(self, size: int) -> bytes:
+        recv = getattr(self.proto, "recv", None)
+        return recv(size) if recv is not None else self.proto.read(size)
+
+    def _decide(self, push: Push, out: SidebandWriter) -> Decision:
+        try:
+            decision = self.ctx.pipeline(push, out, self.cancelled)
+        except Exception:
+            log.exception("pipeline failed for a push to %s", push.fleet.slug)
+            return Decision(
+                tuple(Verdict.reject(u.ref, "internal error; see the gateway log") for u in push.updates)
+            )
+        known = {v.ref for v in decision.verdicts}
+        missing = [Verdict.reject(u.ref, "no verdict") for u in push.updates if u.ref not in known]
+        return Decision(decision.verdicts + tuple(missing), decision.after_update)
+
+    def _apply(self, push: Push, decision: Decision, quarantine: Quarantine, atomic: bool) -> list[RefResult]:
+        by_ref = {u.ref: u for u in push.updates}
+        accepted = [v for v in decision.verdicts if v.ok]
+        if atomic and len(accepted) != len(decision.verdicts):
+            return [RefResult(v.ref, False, v.reason or "atomic push failed") for v in decision.verdicts]
+        if accepted and not self.ctx.still_allowed():
+            # Checked again just before any ref moves: a key revoked mid-push stops the push.
+            return [RefResult(v.ref, False, "access revoked during the push") for v in decision.verdicts]
+        moves = {}
+        for v in accepted:
+            u = by_ref[v.ref]
+            target = v.store_as or v.ref
+            old = u.old if target == v.ref else push.refs.get(target, ZERO_SHA)
+            moves[v.ref] = RefMove(target, old, u.new)
+        if any(m.new != ZERO_SHA for m in moves.values()):
+            quarantine.accept()
+        outcome = self.refs.apply(list(moves.values()), atomic) if moves else {}
+        results = []
+        for v in decision.verdicts:
+            if not v.ok:
+                results.append(RefResult(v.ref, False, v.reason))
+            else:
+                reason = outcome[moves[v.ref].ref]
+                results.append(RefResult(v.ref, not reason, reason))
+        return results
+
+
+def _type_of(store: DiskObjectStore):
+    def type_in_repository(sha: bytes) -> int | None:
+        try:
+            return store.get_raw(sha)[0]
+        except KeyError:
+            return None
+
+    return type_in_repository
+
+
+def _one_line(text: str) -> bytes:
+    return " ".join(text.split()).encode("utf-8", "replace")[:900]
+
+
+def _parse_update(line: bytes) -> RefUpdate:
+    parts = line.rstrip(b"\n").split(b" ")
+    if len(parts) != 3 or not all(_is_hex(p) for p in parts[:2]):
+        raise ProtocolViolation("malformed ref update line")
+    ref = parts[2]
+    if not ref.startswith(b"refs/") or not check_ref_format(ref):
+        raise ProtocolViolation(f"invalid ref name {ref[:200]!r}")
+    return RefUpdate(ref=ref, old=parts[0], new=parts[1])
+
+
+def _is_hex(value: bytes) -> bool:
+    return len(value) == 40 and all(c in b"0123456789abcdef" for c in value)

@@ -1,0 +1,19 @@
+"""git-upload-pack (fetch and clone of what was deployed), served by dulwich for one repository."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dulwich.protocol import Protocol
+from dulwich.repo import Repo
+from dulwich.server import DictBackend, UploadPackHandler
+
+
+def serve_upload_pack(repo_path: Path, proto: Protocol) -> None:
+    """Serve one fetch from the fleet's repository; the client's path string is never used."""
+    repo = Repo(str(repo_path))
+    try:
+        backend = DictBackend({b"/": repo})
+        UploadPackHandler(backend, [b"/"], proto).handle()
+    finally:
+        repo.close()

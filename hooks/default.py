@@ -1,0 +1,23 @@
+"""The receive pipeline before the build core is wired in: apply the branch rules, build nothing."""
+
+from __future__ import annotations
+
+import threading
+
+from fleetgate.gitd.pipeline import Decision, Progress, Push, Verdict
+
+from .refrules import RefRefused, rule_for
+
+
+def accept_deploy_branches(push: Push, progress: Progress, cancelled: threading.Event) -> Decision:
+    """Accept pushes to master (and its aliases); refuse other branches, tags and deletions with a hint."""
+    verdicts = []
+    for update in push.updates:
+        try:
+            rule = rule_for(update.ref, update.is_delete)
+        except RefRefused as e:
+            verdicts.append(Verdict.reject(update.ref, str(e)))
+            continue
+        store_as = None if rule.moves == update.ref else rule.moves
+        verdicts.append(Verdict.accept(update.ref, store_as))
+    return Decision(tuple(verdicts))
