@@ -84,4 +84,3 @@ def _unquote(argument: str) -> str:
     if not _PLAIN_PATH.fullmatch(argument):
         raise CommandRefused(f"argument {quoted(argument)} is not one single-quoted repository path")
     return argument
-
