@@ -147,11 +147,13 @@ def test_no_cache_rebuild_takes_nothing_from_cache(tmp_path, image_names):
         tmp_path, "FROM busybox-fg\nCOPY a.txt /a.txt\nRUN cat /a.txt > /b.txt\n", **{"a.txt": "a"}
     )
     tag = image_names("cache") + ":test"
-    build(context, tag)
+    first, _ = build(context, tag)
     _, cached_lines = build(context, tag)
     assert cached_steps(cached_lines), "a plain rebuild should hit the cache"
-    _, fresh_lines = build(context, tag, no_cache=True)
+    fresh, fresh_lines = build(context, tag, no_cache=True)
     assert cached_steps(fresh_lines) == []
+    assert fresh.image_id != first.image_id
+    docker_cli("rmi", first.image_id)  # untagged by the rebuild: the fixture no longer finds it by name
 
 
 def test_cancel_kills_the_build_quickly(tmp_path, image_names):
