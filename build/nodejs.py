@@ -21,6 +21,11 @@ _PARTIAL = re.compile(
 _COMPARATOR = re.compile(r"^(<=|>=|<|>|=|\^|~>|~)?(.*)$")
 _HYPHEN = re.compile(r"^(\S+)\s+-\s+(\S+)$")
 _PLACEHOLDER = re.compile(r"\{(machine|arch|version)\}")
+# balena's builder runs `npm install --unsafe-perm --production`; npm 7+ (node 15+) ignores unsafe-perm,
+# warns on --production and will refuse unknown flags, so newer majors get today's spelling.
+NPM_INSTALL_LEGACY = "npm install --unsafe-perm --production --no-audit --no-fund"
+NPM_INSTALL = "npm install --omit=dev --no-audit --no-fund"
+NPM_OMIT_DEV_SINCE = 15
 
 
 class PackageJsonError(ValueError):
@@ -163,15 +168,10 @@ def implicit_dockerfile(
 ) -> str:
     """The Dockerfile balena's builder would use for a package.json project."""
     doc = read_package_json(package_json)
-    image = node_image(settings, device, node_major(doc.get("engines", {}).get("node"), settings))
+    major = node_major(doc.get("engines", {}).get("node"), settings)
+    image = node_image(settings, device, major)
+    install = NPM_INSTALL if major >= NPM_OMIT_DEV_SINCE else NPM_INSTALL_LEGACY
     copy = "package.json package-lock.json" if has_lock else "package.json"
     start = doc.get("scripts", {}).get("start")
     cmd = '["npm", "start"]' if isinstance(start, str) and start.strip() else '["node", "server.js"]'
-    return (
-        f"FROM {image}\n"
-        "WORKDIR /usr/src/app\n"
-        f"COPY {copy} ./\n"
-        "RUN npm install --unsafe-perm --production\n"
-        "COPY . ./\n"
-        f"CMD {cmd}\n"
-    )
+    return f"FROM {image}\nWORKDIR /usr/src/app\nCOPY {copy} ./\nRUN {install}\nCOPY . ./\nCMD {cmd}\n"

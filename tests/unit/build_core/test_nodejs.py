@@ -110,11 +110,12 @@ def test_node_image_refuses(template: str) -> None:
         node_image(NodeSettings(image=template), RPI3, 18)
 
 
-def dockerfile(image: str, copy: str, cmd: str) -> str:
-    return (
-        f"FROM {image}\nWORKDIR /usr/src/app\nCOPY {copy} ./\nRUN npm install --unsafe-perm --production\n"
-        f"COPY . ./\nCMD {cmd}\n"
-    )
+NEW = "npm install --omit=dev --no-audit --no-fund"
+OLD = "npm install --unsafe-perm --production --no-audit --no-fund"
+
+
+def dockerfile(image: str, copy: str, cmd: str, install: str = NEW) -> str:
+    return f"FROM {image}\nWORKDIR /usr/src/app\nCOPY {copy} ./\nRUN {install}\nCOPY . ./\nCMD {cmd}\n"
 
 
 @pytest.mark.parametrize(
@@ -132,6 +133,11 @@ def dockerfile(image: str, copy: str, cmd: str) -> str:
             b'{"scripts": {"test": "x", "start": " "}, "engines": {"npm": "9"}}',
             False,
             dockerfile("balenalib/raspberrypi3-node:20", "package.json", '["node", "server.js"]'),
+        ),
+        (
+            b'{"engines": {"node": "^14.2"}}',
+            False,
+            dockerfile("balenalib/raspberrypi3-node:14", "package.json", '["node", "server.js"]', OLD),
         ),
     ],
 )
