@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fleetgate.build.balena_yml import BalenaYmlError, BuildConfig, Secret, build_config
 
@@ -168,3 +170,14 @@ def test_build_config_refuses(text: bytes, message: str) -> None:
     with pytest.raises(BalenaYmlError) as e:
         build_config({B: text, **SECRETS}, ["main", "api"])
     assert str(e.value) == message
+
+
+def test_secrets_fixture() -> None:
+    root = Path(__file__).resolve().parents[2] / "projects" / "secrets"
+    files = {
+        p.relative_to(root).as_posix(): p.read_bytes() for p in (root / ".balena").rglob("*") if p.is_file()
+    }
+    assert build_config(files, ["main"]) == BuildConfig(
+        {"main": (Secret("token", "token", b"fleetgate-secret-5e1f0c7a93d24b68"),)},
+        {"main": {"GREETING": "hello from balena.yml"}},
+    )

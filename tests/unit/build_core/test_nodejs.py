@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fleetgate.build.nodejs import (
     INFINITY,
@@ -163,3 +165,11 @@ def test_implicit_dockerfile_refuses(package_json: bytes, message: str) -> None:
     with pytest.raises(PackageJsonError) as e:
         implicit_dockerfile(package_json, RPI3, SETTINGS)
     assert str(e.value).startswith(message)
+
+
+def test_nodejs_fixture_with_the_test_node_image() -> None:
+    package_json = (Path(__file__).resolve().parents[2] / "projects" / "nodejs" / "package.json").read_bytes()
+    generic = device_type("generic-amd64")
+    assert implicit_dockerfile(package_json, generic, NodeSettings(image="node-fg:{version}")) == dockerfile(
+        "node-fg:20", "package.json", '["node", "server.js"]'
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fleetgate.build.render import (
     DockerfileError,
@@ -121,3 +123,26 @@ def test_check_dockerfile_refuses_syntax(text: str, message: str) -> None:
     with pytest.raises(DockerfileError) as e:
         check_dockerfile(text)
     assert str(e.value) == message
+
+
+PROJECTS = Path(__file__).resolve().parents[2] / "projects"
+
+
+def test_template_fixture_renders_for_a_raspberry_pi_3() -> None:
+    text = (PROJECTS / "template" / "Dockerfile.template").read_text()
+    assert render_template(text, CTX) == (
+        "FROM busybox-fg-armv7hf\n"
+        "RUN uname -m\n"
+        'LABEL io.fleetgate.test.service="main" '
+        'io.fleetgate.test.release="0123456789abcdef0123456789abcdef"\n'
+        "CMD echo armv7hf raspberrypi3\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "path", sorted(p.relative_to(PROJECTS).as_posix() for p in PROJECTS.rglob("Dockerfile*"))
+)
+def test_fixture_dockerfiles_pass_the_checks(path: str) -> None:
+    text = (PROJECTS / path).read_text()
+    check_dockerfile(text, path)
+    assert "%%" not in render_template(text, CTX, path)

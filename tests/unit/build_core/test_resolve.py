@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fleetgate.build.compose import DEFAULT_SERVICE, DEFAULT_TOP, ComposeError
 from fleetgate.build.resolve import Project, ResolveError, ServiceSpec, candidates, resolve
@@ -173,3 +175,50 @@ def test_single_project_gets_its_own_copy_of_the_defaults() -> None:
     project = resolve({"Dockerfile"}, NUC, {})
     project.services[0].compose["labels"]["x"] = "1"  # type: ignore[index]
     assert "x" not in DEFAULT_SERVICE["labels"]
+
+
+PROJECTS = Path(__file__).resolve().parents[2] / "projects"
+
+
+def fixture_tree(name: str) -> tuple[set[str], dict[str, bytes]]:
+    """The paths of a fixture project and every file's bytes, as export would hand them over."""
+    root = PROJECTS / name
+    files = {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    return {p for p in files if not p.startswith(".balena/")}, files
+
+
+@pytest.mark.parametrize(
+    ("project", "slug", "expected"),
+    [
+        ("dockerfile-plain", "intel-nuc", (("main", "Dockerfile", "dockerfile"),)),
+        ("dockerfile-plain", "raspberrypi3", (("main", "Dockerfile", "dockerfile"),)),
+        ("dockerfile-devicetype", "raspberrypi3", (("main", "Dockerfile.raspberrypi3", "template"),)),
+        ("dockerfile-devicetype", "beaglebone-black", (("main", "Dockerfile", "dockerfile"),)),
+        ("dockerfile-arch", "beaglebone-black", (("main", "Dockerfile.armv7hf", "template"),)),
+        ("dockerfile-arch", "intel-nuc", (("main", "Dockerfile.template", "template"),)),
+        ("template", "raspberrypi3", (("main", "Dockerfile.template", "template"),)),
+        ("nodejs", "intel-nuc", (("main", None, "package.json"),)),
+        ("secrets", "intel-nuc", (("main", "Dockerfile", "dockerfile"),)),
+        ("broken", "intel-nuc", (("main", "Dockerfile", "dockerfile"),)),
+        (
+            "compose-two",
+            "intel-nuc",
+            (
+                ("first", "first/Dockerfile.template", "template"),
+                ("second", "second/Dockerfile.amd64", "template"),
+            ),
+        ),
+        (
+            "compose-two",
+            "raspberrypi3",
+            (
+                ("first", "first/Dockerfile.template", "template"),
+                ("second", "second/Dockerfile", "dockerfile"),
+            ),
+        ),
+    ],
+)
+def test_fixture_projects_resolve(project: str, slug: str, expected: tuple) -> None:
+    paths, files = fixture_tree(project)
+    resolved = resolve(paths, device_type(slug), files)
+    assert tuple((s.name, s.dockerfile, s.source) for s in resolved.services) == expected

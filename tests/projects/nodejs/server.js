@@ -1,0 +1,1 @@
+console.log(`rule=package.json node=${process.version} arch=${process.arch}`);
