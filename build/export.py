@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from docker.utils.build import exclude_paths
+from dulwich.object_store import BaseObjectStore
 from dulwich.objects import S_ISGITLINK, Blob, Tree
 
 # Files fleetgate itself reads: a symlink here would make us read whatever it points at.
@@ -61,7 +62,7 @@ def _check_name(name: bytes, parent: str) -> str:
     return posixpath.join(parent, text) if parent else text
 
 
-def _walk(objects, tree_sha: bytes, parent: str = "") -> Iterator[tuple[str, int, bytes]]:
+def _walk(objects: BaseObjectStore, tree_sha: bytes, parent: str = "") -> Iterator[tuple[str, int, bytes]]:
     tree = objects[tree_sha]
     if not isinstance(tree, Tree):
         raise ExportError(f"{parent or 'the root'} is not a tree; push a normal commit")
@@ -91,7 +92,7 @@ def check_symlink(path: str, target: bytes) -> str:
     return text
 
 
-def _blob(objects, sha: bytes, path: str) -> bytes:
+def _blob(objects: BaseObjectStore, sha: bytes, path: str) -> bytes:
     blob = objects[sha]
     if not isinstance(blob, Blob):
         raise ExportError(f"{path} is not a file object; push a normal commit")
@@ -123,7 +124,7 @@ def _confine_links(dest: Path, links: list[str]) -> None:
 class _Export:
     """One export in progress: counts against the limits and collects what it read."""
 
-    def __init__(self, objects, dest: Path, limits: ExportLimits) -> None:
+    def __init__(self, objects: BaseObjectStore, dest: Path, limits: ExportLimits) -> None:
         self.objects, self.dest, self.limits = objects, dest, limits
         self.files: set[str] = set()
         self.control: dict[str, bytes] = {}
@@ -164,7 +165,7 @@ class _Export:
         return ExportedTree(self.dest, frozenset(self.files), self.control, self.balena, self.total)
 
 
-def export_tree(objects, tree_sha: bytes, dest: Path, limits: ExportLimits) -> ExportedTree:
+def export_tree(objects: BaseObjectStore, tree_sha: bytes, dest: Path, limits: ExportLimits) -> ExportedTree:
     """Write the tree `tree_sha` from `objects` into the empty directory `dest`."""
     dest.mkdir(parents=True, exist_ok=True)
     if any(dest.iterdir()):
