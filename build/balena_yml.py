@@ -21,7 +21,7 @@ CONFIG_FILES: tuple[tuple[str, str], ...] = (
 )
 SECTION_KEYS = frozenset({"global", "services"})
 # A secret's dest becomes a BuildKit secret id and a file under /run/secrets: no separators, no commas.
-SECRET_DEST = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
+SECRET_DEST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 class BalenaYmlError(ValueError):
@@ -60,7 +60,7 @@ def _secret(item: Any, where: str, files: Mapping[str, bytes], folder: str) -> S
         raise BalenaYmlError(f"{where}: write each secret as {{source: FILE, dest: NAME}}")
     source, dest = item["source"], item["dest"]
     if not isinstance(dest, str) or not SECRET_DEST.match(dest) or dest in (".", ".."):
-        raise BalenaYmlError(f"{where}.dest: {dest!r} must be a plain file name (letters, digits, . _ -)")
+        raise BalenaYmlError(f"{where}.dest: {dest!r} must be a plain name like my-token")
     if not isinstance(source, str) or not source or source.startswith("/"):
         raise BalenaYmlError(f"{where}.source: {source!r} must be a file name under {folder}/")
     path = posixpath.normpath(posixpath.join(folder, source))

@@ -49,6 +49,13 @@ class ServiceSpec:
         """Whether fleetgate builds this service (services with only an `image:` are not built)."""
         return self.source != "image"
 
+    @property
+    def dockerfile_in_context(self) -> str | None:
+        """The Dockerfile relative to the build context, as `docker build -f` takes it."""
+        if self.dockerfile is None or self.context is None:
+            return None
+        return posixpath.relpath(self.dockerfile, self.context)
+
 
 @dataclass(frozen=True)
 class Project:

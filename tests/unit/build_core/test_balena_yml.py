@@ -117,16 +117,19 @@ B = ".balena/balena.yml"
         ),
         (
             b"build-secrets: {global: [{source: recipe, dest: a/b}]}",
-            f"{B}: build-secrets.global[0].dest: 'a/b' must be a plain file name (letters, digits, . _ -)",
+            f"{B}: build-secrets.global[0].dest: 'a/b' must be a plain name like my-token",
         ),
         (
             b"build-secrets: {global: [{source: recipe, dest: '..'}]}",
-            f"{B}: build-secrets.global[0].dest: '..' must be a plain file name (letters, digits, . _ -)",
+            f"{B}: build-secrets.global[0].dest: '..' must be a plain name like my-token",
         ),
         (
             b"build-secrets: {global: [{source: recipe, dest: 'a,src=/etc/passwd'}]}",
-            f"{B}: build-secrets.global[0].dest: 'a,src=/etc/passwd' must be a plain file name "
-            "(letters, digits, . _ -)",
+            f"{B}: build-secrets.global[0].dest: 'a,src=/etc/passwd' must be a plain name like my-token",
+        ),
+        (
+            b"build-secrets: {global: [{source: recipe, dest: _x}]}",
+            f"{B}: build-secrets.global[0].dest: '_x' must be a plain name like my-token",
         ),
         (
             b"build-secrets: {global: [{source: /etc/passwd, dest: p}]}",

@@ -222,3 +222,17 @@ def test_fixture_projects_resolve(project: str, slug: str, expected: tuple) -> N
     paths, files = fixture_tree(project)
     resolved = resolve(paths, device_type(slug), files)
     assert tuple((s.name, s.dockerfile, s.source) for s in resolved.services) == expected
+
+
+@pytest.mark.parametrize(
+    ("context", "dockerfile", "expected"),
+    [
+        (".", "Dockerfile", "Dockerfile"),
+        ("api", "api/Dockerfile.x", "Dockerfile.x"),
+        ("a/b", "Dockerfile", "../../Dockerfile"),
+        ("a", None, None),
+        (None, None, None),
+    ],
+)
+def test_dockerfile_in_context(context: str | None, dockerfile: str | None, expected: str | None) -> None:
+    assert ServiceSpec("s", context, dockerfile, "dockerfile").dockerfile_in_context == expected
