@@ -169,11 +169,10 @@ def cli(ctx: click.Context) -> None:
 @click.pass_context
 def serve(ctx: click.Context) -> None:
     """Run the gateway (SSH and HTTP) in the foreground until SIGTERM or SIGINT."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from fleetgate.gitd import server  # imported here: the other commands need no SSH stack
+    from fleetgate import serve as gateway  # imported here: the other commands need no SSH stack
 
     app = _app(ctx)
-    server.serve(app.settings, app.database)
+    gateway.run(app.settings, app.database)
 
 
 @cli.command("device-types")
@@ -405,3 +404,7 @@ def member_remove(ctx: click.Context, slug: str, user_name: str) -> None:
 def main() -> None:
     """Entry point of the `fleetgate` console script."""
     cli(prog_name="fleetgate")
+
+
+if __name__ == "__main__":
+    main()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Select, exists, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import models, users
@@ -73,7 +74,10 @@ def create_fleet(session: Session, owner: str, name: str, device_type_slug: str)
         raise FleetError(f"fleet {owner}/{name} already exists")
     row = models.Fleet(owner_id=user.id, name=name, device_type=device_type_slug)
     session.add(row)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # created by someone else since the check above
+        raise FleetError(f"fleet {owner}/{name} already exists") from None
     return _fleet(row, owner)
 
 

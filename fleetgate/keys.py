@@ -9,6 +9,7 @@ from datetime import datetime
 
 import asyncssh
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import models, users
@@ -137,7 +138,10 @@ def add_keys(session: Session, user: str, text: str, title: str | None = None) -
                 title=(title if title is not None else key.comment)[:200],
             )
         )
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # registered by someone else since the check above
+        raise PublicKeyError("a key given is already registered; each key has one user") from None
     return keys
 
 

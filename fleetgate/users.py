@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import models
@@ -59,7 +60,10 @@ def add_user(session: Session, name: str) -> User:
         raise UserError(f"user {name!r} already exists")
     created = models.User(name=name)
     session.add(created)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # added by someone else since the check above (PostgreSQL, concurrently)
+        raise UserError(f"user {name!r} already exists") from None
     return _user(created)
 
 

@@ -230,3 +230,15 @@ def test_concurrent_writers_do_not_fail(database: Database) -> None:
     assert errors == []
     with database.session(readonly=True) as session:
         assert len(users.list_users(session)) == 90
+
+
+def test_removing_a_user_ends_their_memberships(database: Database) -> None:
+    with database.session() as session:
+        users.add_user(session, "alice")
+        users.add_user(session, "bob")
+        fleet = fleets.create_fleet(session, "alice", "app", "intel-nuc")
+        fleets.add_member(session, "alice", "app", "bob")
+    with database.session() as session:
+        users.remove_user(session, "bob")
+    with database.session(readonly=True) as session:
+        assert fleets.list_members(session, fleet.id) == []

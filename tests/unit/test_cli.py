@@ -193,15 +193,15 @@ def test_device_types_need_no_database(home: Path) -> None:
     assert not home.exists()
 
 
-def test_serve_hands_settings_and_a_migrated_database_to_gitd(home: Path, monkeypatch) -> None:
-    # A stand-in for gitd's server: this test is about the composition root, not the SSH edge.
-    import fleetgate.gitd
+def test_serve_hands_settings_and_a_migrated_database_to_the_gateway(home: Path, monkeypatch) -> None:
+    # A stand-in for the gateway process: this test is about the composition root, not the SSH edge.
+    import fleetgate
 
     seen = []
-    fake = types.ModuleType("fleetgate.gitd.server")
-    fake.serve = lambda settings, database: seen.append((settings, database))
-    monkeypatch.setitem(sys.modules, "fleetgate.gitd.server", fake)
-    monkeypatch.setattr(fleetgate.gitd, "server", fake, raising=False)
+    fake = types.ModuleType("fleetgate.serve")
+    fake.run = lambda settings, database: seen.append((settings, database))
+    monkeypatch.setitem(sys.modules, "fleetgate.serve", fake)
+    monkeypatch.setattr(fleetgate, "serve", fake, raising=False)
     env = {"FLEETGATE_HOME": str(home), "FLEETGATE_DATABASE_URL": None}
     result = CliRunner(env=env).invoke(cli, ["serve"])
     assert result.exit_code == 0, result.output
