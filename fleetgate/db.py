@@ -76,9 +76,26 @@ class Database:
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (alembic upgrade head)."""
+        with self.engine.connect() as conn:
+            if self.dialect != "sqlite":
+                self._upgrade(conn)
+                return
+            # SQLite rebuilds a table to alter it (alembic batch mode); with foreign keys on, dropping the
+            # old table would cascade into the rows that point at it. The pragma is a no-op in a transaction.
+            raw = conn.connection.dbapi_connection
+            raw.execute("PRAGMA foreign_keys=OFF")
+            try:
+                self._upgrade(conn)
+                broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+            finally:
+                raw.execute("PRAGMA foreign_keys=ON")
+            if broken:
+                raise RuntimeError(f"migration left rows with dangling foreign keys: {broken[:5]}")
+
+    def _upgrade(self, conn: Connection) -> None:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as conn:
+        with conn.begin():
             if self.dialect == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATE_LOCK})
             config.attributes["connection"] = conn

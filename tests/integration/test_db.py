@@ -31,6 +31,7 @@ def test_migrate_is_idempotent_and_matches_the_models(database: Database) -> Non
 
 def test_sqlite_pragmas(tmp_path) -> None:
     database = Database(f"sqlite:///{tmp_path / 'x.db'}")
+    database.migrate()  # turns foreign keys off while it runs: they must be back on afterwards
     with database.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
