@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from itertools import islice, repeat
 from typing import NamedTuple
 
+from .dotgit import is_dotgit, is_dotgitmodules
+
 TREE = 0o40000
 SYMLINK = 0o120000
 GITLINK = 0o160000
@@ -38,12 +40,6 @@ _NULL_SHA = bytes(20)
 # Names starting with one of these may be a `.git`/`.gitmodules` look-alike (NTFS short names start
 # with `g`); all others pass unless they hold a byte >= 0x80 (HFS+ ignorables), `\` or `/`.
 _SUSPECT_FIRST = frozenset(b".gG")
-# Code points HFS+ ignores when comparing names (git's next_hfs_char in utf8.c).
-_HFS_IGNORED = frozenset(
-    "\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u206a\u206b\u206c\u206d\u206e\u206f\ufeff"
-)
-# What git's UTF-8 decoder refuses but Python's accepts; git stops comparing there.
-_HFS_END = re.compile("[\ufffe\uffff]")
 
 
 class ObjectRejected(ValueError):
@@ -72,7 +68,7 @@ class CommitLinks:
 
 def check_tree(data: bytes) -> list[TreeEntry]:
     """Parse a raw tree body and return its entries, or raise TreeRejected for what git fsck refuses."""
-    # Every step of the common case runs in C (regex, zip, set, sorted, map): a 100 MB push holds
+    # Every step of the common case runs in C (regex, zip, map, set): a 100 MB push holds
     # hundreds of thousands of entries. The Python loops below only explain a failure or look closer
     # at names that could be `.git` look-alikes.
     found = _ENTRY.findall(data)
@@ -179,85 +175,11 @@ def _entry_problem(name: bytes, mode: int) -> str | None:
         return "is not a valid name"
     if b"/" in name:
         return "contains '/'"
-    if _is_dotgit(name):
+    if is_dotgit(name):
         return "is '.git' or a look-alike of it (case, NTFS short name or stream, HFS+ ignorable)"
-    if mode == SYMLINK and _is_dotgitmodules(name):
+    if mode == SYMLINK and is_dotgitmodules(name):
         return "is '.gitmodules' (or a look-alike) and a symlink"
     return None
-
-
-def _is_dotgit(name: bytes) -> bool:
-    """git's is_hfs_dotgit || is_ntfs_dotgit, including the NTFS checks after each backslash."""
-    if _is_ntfs_dotgit(name):
-        return True
-    if not name.isascii() and b"." in name and _is_hfs_dot(name, "git"):
-        return True
-    # git fsck treats '\' as a directory separator everywhere: the tree may be checked out on Windows.
-    return any(_is_ntfs_dotgit(part) for part in name.split(b"\\")[1:])
-
-
-def _is_dotgitmodules(name: bytes) -> bool:
-    """git's is_hfs_dotgitmodules || is_ntfs_dotgitmodules, also after each backslash."""
-    if _is_ntfs_dot(name, b"gitmodules", b"gi7eba"):
-        return True
-    if not name.isascii() and b"." in name and _is_hfs_dot(name, "gitmodules"):
-        return True
-    return any(_is_ntfs_dot(part, b"gitmodules", b"gi7eba") for part in name.split(b"\\")[1:])
-
-
-def _is_ntfs_dotgit(name: bytes) -> bool:
-    """`.git` or `git~1` in any case, then only spaces and dots up to the end, a separator or a ':'."""
-    low = name[:5].lower()
-    if low[:4] == b".git":
-        rest = name[4:]
-    elif low == b"git~1":
-        rest = name[5:]
-    else:
-        return False
-    # NTFS drops trailing spaces and dots; ':' starts an alternate data stream (`.git::$INDEX_ALLOCATION`).
-    rest = rest.lstrip(b". ")
-    return not rest or rest[0] in b"\\/:"
-
-
-def _is_ntfs_dot(name: bytes, needle: bytes, short_prefix: bytes) -> bool:
-    """git's is_ntfs_dot_generic: `.needle`, its 8.3 short name `needl~N` or a hashed `gi7eba~N`."""
-    low = name.lower()
-    if low[:1] == b"." and low[1 : 1 + len(needle)] == needle:
-        return _only_spaces_and_periods(name[1 + len(needle) :])
-    if low[:6] == needle[:6] and low[6:7] == b"~" and b"1" <= low[7:8] <= b"4":
-        return _only_spaces_and_periods(name[8:])
-    # The fall-back short name: up to 6 bytes of the hashed prefix, '~', a digit 1-9, more digits, 8 bytes.
-    if len(name) < 8:
-        return False
-    tilde = low.find(b"~", 0, 7)
-    if tilde < 0 or low[:tilde] != short_prefix[:tilde]:
-        return False
-    digits = low[tilde + 1 : 8]
-    if not digits.isdigit() or digits[:1] == b"0":
-        return False
-    return _only_spaces_and_periods(name[8:])
-
-
-def _only_spaces_and_periods(rest: bytes) -> bool:
-    """What NTFS ignores at the end of a name: spaces and dots, or anything after a ':' (a stream)."""
-    rest = rest.lstrip(b". ")
-    return not rest or rest[:1] == b":"
-
-
-def _is_hfs_dot(name: bytes, needle: str) -> bool:
-    """git's is_hfs_dot_generic: `.needle` in any ASCII case once HFS+ ignorable code points are dropped."""
-    try:
-        text = name.decode("utf-8")
-    except UnicodeDecodeError as bad:
-        # git stops at the first invalid sequence and treats it as the end of the name.
-        text = name[: bad.start].decode("utf-8")
-    cut = _HFS_END.search(text)
-    if cut:
-        text = text[: cut.start()]
-    visible = "".join(c for c in text if c not in _HFS_IGNORED)
-    head = visible[: 1 + len(needle)]
-    tail = visible[1 + len(needle) : 2 + len(needle)]
-    return head.isascii() and head.lower() == "." + needle and tail in ("", "/")
 
 
 def _show(name: bytes) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from fleetgate.gitd.dotgit import is_dotgit, is_dotgitmodules
 from fleetgate.gitd.fsck import (
     CommitLinks,
     ObjectRejected,
@@ -265,6 +266,34 @@ def test_big_sorted_tree() -> None:
     names = sorted(f"file-{i:05d}.txt".encode() for i in range(5000))
     data = tree(*(entry(b"100644", name) for name in names))
     assert [e.name for e in check_tree(data)] == names
+
+
+@pytest.mark.parametrize(
+    ("name", "dotgit", "dotgitmodules"),
+    [
+        (b".git", True, False),
+        (b".GiT. . ", True, False),
+        (b"git~1", True, False),
+        (b"git~1\\x", True, False),
+        (b"x\\.git", True, False),
+        (".g\u206bit".encode(), True, False),
+        (b".git/", True, False),
+        (b".gitx", False, False),
+        (b"git~2", False, False),
+        (b"xgit~1", False, False),
+        (b".gitmodules", False, True),
+        (b".GitModules ..", False, True),
+        (b"gitmod~3", False, True),
+        (b"gi7eb~42", False, True),
+        (b"gi7eba~42", False, False),  # the short name is exactly 8 bytes
+        (b"gi7eba~0", False, False),
+        (b"gitmod~1x", False, False),
+        (b"x\\gitmod~2", False, True),
+        ("\ufeff.gitmodules".encode(), False, True),
+    ],
+)
+def test_dotgit_names(name: bytes, dotgit: bool, dotgitmodules: bool) -> None:
+    assert (is_dotgit(name), is_dotgitmodules(name)) == (dotgit, dotgitmodules)
 
 
 # --- commits and tags --------------------------------------------------------------------------
