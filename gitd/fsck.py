@@ -32,10 +32,12 @@ _MODES = {
 }
 _SORT_SUFFIX = {raw: b"/" if mode == TREE else b"" for raw, mode in _MODES.items()}
 # One entry: a mode from the table, a space, a non-empty name up to its NUL, 20 raw sha bytes.
-_ENTRY = re.compile(
-    b"(" + b"|".join(_MODES) + rb") ([^\0]+)\0(.{20})",
-    re.DOTALL,
-)
+_MODE_ALTERNATIVES = b"|".join(_MODES)
+_ENTRY = re.compile(b"(" + _MODE_ALTERNATIVES + rb") ([^\0]++)\0(.{20})", re.DOTALL)
+# A whole well-formed tree, matched from byte 0 without backtracking (possessive). findall alone
+# would search on past a malformed entry, rescanning a long NUL-less run from every "100644 " in
+# it: quadratic time on a crafted tree.
+_TREE = re.compile(b"(?:(?:" + _MODE_ALTERNATIVES + rb") [^\0]++\0.{20})*+", re.DOTALL)
 _NULL_SHA = bytes(20)
 # Names starting with one of these may be a `.git`/`.gitmodules` look-alike (NTFS short names start
 # with `g`); all others pass unless they hold a byte >= 0x80 (HFS+ ignorables), `\` or `/`.
@@ -68,18 +70,15 @@ class CommitLinks:
 
 def check_tree(data: bytes) -> list[TreeEntry]:
     """Parse a raw tree body and return its entries, or raise TreeRejected for what git fsck refuses."""
-    # Every step of the common case runs in C (regex, zip, map, set): a 100 MB push holds
+    # Every step of the common case runs in C (regexes, zip, map, set): a 100 MB push holds
     # hundreds of thousands of entries. The Python loops below only explain a failure or look closer
     # at names that could be `.git` look-alikes.
-    found = _ENTRY.findall(data)
-    if not found:
-        if data:
-            raise TreeRejected(_parse_problem(data))
-        return []
-    raw_modes, names, shas = zip(*found, strict=True)
-    # findall skips what does not match: the tree is well-formed exactly when the matches tile it.
-    if sum(map(len, raw_modes)) + sum(map(len, names)) + 22 * len(found) != len(data):
+    if not _TREE.fullmatch(data):
         raise TreeRejected(_parse_problem(data))
+    if not data:
+        return []
+    # The tree is well-formed, so findall's matches tile it: each starts where the last one ended.
+    raw_modes, names, shas = zip(*_ENTRY.findall(data), strict=True)
     if _NULL_SHA in shas:
         raise TreeRejected(f"tree entry {_show(names[shas.index(_NULL_SHA)])} points to the null sha")
     modes = tuple(map(_MODES.__getitem__, raw_modes))

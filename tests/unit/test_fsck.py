@@ -262,6 +262,26 @@ def test_reason_is_one_line_and_short() -> None:
     assert len(reason) < 200
 
 
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        # Regression: a search for entries went on past a malformed one and rescanned this NUL-less
+        # run from every "100644 " in it; quadratic (minutes for 700 KB) before the anchored match.
+        (b"100644 " * 100_000, "tree entry at byte 0: truncated (no NUL after the name)"),
+        (
+            entry(b"100644", "a") + b"100644 " * 100_000,
+            "tree entry at byte 29: truncated (no NUL after the name)",
+        ),
+        (b"100644 " + b"x" * 1_000_000, "tree entry at byte 0: truncated (no NUL after the name)"),
+    ],
+)
+def test_crafted_tree_is_refused_in_linear_time(data: bytes, reason: str) -> None:
+    with pytest.raises(TreeRejected) as rejected:
+        check_tree(data)
+    assert str(rejected.value) == reason
+
+
 def test_big_sorted_tree() -> None:
     names = sorted(f"file-{i:05d}.txt".encode() for i in range(5000))
     data = tree(*(entry(b"100644", name) for name in names))
