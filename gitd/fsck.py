@@ -275,6 +275,8 @@ def _ident_line(data: bytes, pos: int, kind: str, header: str) -> int:
     date = match["date"]
     if date[:1] == b"0" and len(date) > 1:
         raise ObjectRejected(f"{kind} has a zero-padded date in its '{header}' line")
-    if int(date) >= _TIME_LIMIT:
+    # Count digits before int(): Python refuses to convert over 4300 digits, git's strtoumax saturates.
+    digits = date.lstrip(b" \t\v\f\r+").lstrip(b"0")
+    if len(digits) > 19 or int(digits or b"0") >= _TIME_LIMIT:
         raise ObjectRejected(f"{kind} has a date past time_t in its '{header}' line")
     return match.end()

@@ -133,6 +133,15 @@ def _commit_cases(tree: bytes) -> dict[str, tuple[bytes, bool]]:
         "commit-zero-padded-date": (head + b"author A <a@b> 01 +0000\ncommitter " + IDENT, False),
         "commit-bad-tz": (head + b"author A <a@b> 1 0000\ncommitter " + IDENT, False),
         "commit-short-tree": (b"tree " + tree[:39] + b"\nauthor " + IDENT + b"committer " + IDENT, False),
+        "commit-odd-dates": (
+            head + b"author A <a@b> \t0001 +0000\ncommitter A <a@b> 9223372036854775807 +0000\n",
+            True,
+        ),
+        "commit-date-past-time_t": (
+            head + b"author A <a@b> 9223372036854775808 +0000\ncommitter " + IDENT,
+            False,
+        ),
+        "commit-huge-date": (head + b"author A <a@b> 1" + b"0" * 5000 + b" +0000\ncommitter " + IDENT, False),
         "commit-nul-in-header": (head + b"author A\0 <a@b> 1 +0000\ncommitter " + IDENT + b"\n", False),
     }
 

@@ -357,6 +357,15 @@ def commit(*lines: bytes, body: bytes = b"\nmessage\n") -> bytes:
                 b"tree " + TREE_HEX + b"\n",
                 b"author  <> 0 -0000\n",
                 b"committer Name <e> +5 +1400\n",
+                b"encoding x\n",
+            ),
+            CommitLinks(TREE_HEX, ()),
+        ),
+        (
+            commit(
+                b"tree " + TREE_HEX + b"\n",
+                b"author A <a@b> \t00000000000000000000000000001 +0000\n",
+                b"committer A <a@b> 9223372036854775807 +0000\n",
             ),
             CommitLinks(TREE_HEX, ()),
         ),
@@ -447,6 +456,10 @@ COMMITTER = b"committer " + IDENT
         ),
         (
             TREE_LINE + b"author A <a@b> 9223372036854775808 +0000\n" + COMMITTER,
+            "commit has a date past time_t in its 'author' line",
+        ),
+        (
+            TREE_LINE + b"author A <a@b> 1" + b"0" * 5000 + b" +0000\n" + COMMITTER,
             "commit has a date past time_t in its 'author' line",
         ),
     ],
