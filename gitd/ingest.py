@@ -11,13 +11,15 @@ recorded links without touching the pack again.
 from __future__ import annotations
 
 import os
+import struct
 import tempfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 
-from dulwich.errors import ApplyDeltaError, ChecksumMismatch
+from dulwich.errors import ApplyDeltaError, ChecksumMismatch, ObjectFormatException
 from dulwich.object_store import DiskObjectStore
 from dulwich.pack import (
     DELTA_TYPES,
@@ -200,6 +202,21 @@ def _bounded(read: Callable[[int], bytes], limit: int, counter: list[int]) -> Ca
     return bounded_read
 
 
+# What a malformed pack makes dulwich or zlib raise; each becomes a PackRejected for the pusher.
+CORRUPTION = (
+    zlib.error,
+    ApplyDeltaError,
+    ChecksumMismatch,
+    ObjectFormatException,
+    AssertionError,
+    KeyError,
+    struct.error,
+    EOFError,
+    IndexError,
+    ValueError,
+)
+
+
 def ingest_pack(
     quarantine: DiskObjectStore,
     read_all: Callable[[int], bytes],
@@ -207,6 +224,15 @@ def ingest_pack(
     limits: Limits,
 ) -> IngestedPack:
     """Receive one pack from the wire into `quarantine`, completing thin packs from its alternates."""
+    try:
+        return _ingest(quarantine, read_all, read_some, limits)
+    except PackRejected:
+        raise
+    except CORRUPTION as e:
+        raise PackRejected(f"pack is corrupt ({type(e).__name__}: {e}); push again") from None
+
+
+def _ingest(quarantine: DiskObjectStore, read_all, read_some, limits: Limits) -> IngestedPack:
     counter = [0]
     read_all = _bounded(read_all, limits.pack_bytes, counter)
     read_some = _bounded(read_some, limits.pack_bytes, counter)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from dulwich.refs import check_ref_format
 
 from fleetgate.limits import Limits
 
+from .bridge import ChannelClosed
 from .connectivity import check_connected, check_shape, check_tips
 from .ingest import PackRejected, ingest_pack
 from .pipeline import (
@@ -146,6 +148,16 @@ class ReceiveSession:
         quarantine = Quarantine(self.ctx.repo_path / "objects")
         try:
             self._receive(updates, caps, options, advertised, quarantine, out)
+        except ChannelClosed:
+            raise
+        except Exception:
+            # fleetgate's fault: the pusher gets a reference, the operator the traceback.
+            reference = uuid.uuid4().hex[:8]
+            log.exception("push to %s failed (reference %s)", self.ctx.fleet.slug, reference)
+            reason = f"internal error in fleetgate (reference {reference}); nothing was changed".encode()
+            out.report(
+                [b"unpack " + reason + b"\n"] + [b"ng " + u.ref + b" " + reason + b"\n" for u in updates]
+            )
         finally:
             quarantine.discard()
 

@@ -30,7 +30,9 @@ class RawPush:
 
     def __init__(self, ssh_command: str, port: int, path: str) -> None:
         argv = shlex.split(ssh_command) + ["-p", str(port), "127.0.0.1", f"git-receive-pack '{path}'"]
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
 
     def _read_pkt(self) -> bytes | None:
         head = self.proc.stdout.read(4)
@@ -46,8 +48,12 @@ class RawPush:
             refs[rest.split(b"\0")[0].decode()] = sha.decode()
         return refs
 
-    def send_commands(self, commands: list[tuple[str, str, str]], caps: str = "report-status side-band-64k",
-                      options: list[str] | None = None) -> None:
+    def send_commands(
+        self,
+        commands: list[tuple[str, str, str]],
+        caps: str = "report-status side-band-64k",
+        options: list[str] | None = None,
+    ) -> None:
         out = b""
         for i, (old, new, ref) in enumerate(commands):
             line = f"{old} {new} {ref}".encode()

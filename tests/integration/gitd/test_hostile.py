@@ -71,8 +71,16 @@ def test_wrong_login_name_is_refused(gateway: Gateway) -> None:
     gateway.add_user("bob")
     assert ssh(gateway, key, "git-upload-pack '/alice/demo.git'", login="bob").returncode == 255
     assert ssh(gateway, key, "git-upload-pack '/alice/demo.git'", login="root").returncode == 255
-    named = ssh(gateway, key, "git-upload-pack '/alice/demo.git'", login="alice")
-    assert named.returncode == 0  # the key owner's own name works as the login too
+    # The key owner's own name works as the login too.
+    named = git(
+        "ls-remote",
+        f"ssh://alice@127.0.0.1:{gateway.port}/alice/demo.git",
+        cwd=gateway.tmp,
+        key=key,
+        gw=gateway,
+        login="alice",
+    )
+    assert named.returncode == 0
 
 
 def test_key_offered_but_not_signed_gives_no_identity(gateway: Gateway) -> None:
@@ -81,9 +89,27 @@ def test_key_offered_but_not_signed_gives_no_identity(gateway: Gateway) -> None:
     bob = gateway.add_user("bob")
     offered_only = gateway.tmp / "alice-offer"
     (offered_only.with_suffix(".pub")).write_bytes(gateway.keys["alice"].with_suffix(".pub").read_bytes())
-    argv = ["ssh", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-            "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-i", str(offered_only.with_suffix(".pub")), "-i", str(bob),
-            "-p", str(gateway.port), "git@127.0.0.1", "git-receive-pack '/alice/demo.git'"]
+    argv = [
+        "ssh",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "LogLevel=ERROR",
+        "-i",
+        str(offered_only.with_suffix(".pub")),
+        "-i",
+        str(bob),
+        "-p",
+        str(gateway.port),
+        "git@127.0.0.1",
+        "git-receive-pack '/alice/demo.git'",
+    ]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
     assert result.returncode == 1
     assert "fleet not found or you do not have access" in result.stdout + result.stderr
@@ -116,8 +142,16 @@ def test_refused_commands_get_one_friendly_line(gateway: Gateway, command: str) 
 
 @pytest.mark.parametrize(
     "path",
-    ["/alice/../alice/demo.git", "/../../etc/passwd", "/alice/demo.git; id", "/alice/$(id).git", "/alice/demo/../x",
-     "/ALICE/demo.git", "/alice/demo\\x.git", "alice//demo.git"],
+    [
+        "/alice/../alice/demo.git",
+        "/../../etc/passwd",
+        "/alice/demo.git; id",
+        "/alice/$(id).git",
+        "/alice/demo/../x",
+        "/ALICE/demo.git",
+        "/alice/demo\\x.git",
+        "alice//demo.git",
+    ],
 )
 def test_traversal_and_injection_in_the_path_are_refused(gateway: Gateway, path: str) -> None:
     key = setup_fleet(gateway)
@@ -269,8 +303,15 @@ def test_two_pushes_to_one_fleet_wait_in_line_and_the_newest_wins(gateway: Gatew
     env = {**os.environ, "GIT_SSH_COMMAND": gateway.ssh_command(key)}
     waiting = []
     for work in works:
-        waiting.append(subprocess.Popen(["git", "push", "-f", gateway.url("alice/demo"), "master"], cwd=work,
-                                        env=env, stderr=subprocess.PIPE, text=True))
+        waiting.append(
+            subprocess.Popen(
+                ["git", "push", "-f", gateway.url("alice/demo"), "master"],
+                cwd=work,
+                env=env,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
         time.sleep(1.0)
     holder.send(b"0000")
     holder.close()

@@ -64,8 +64,9 @@ def test_branch_to_master_and_force_push(gateway: Gateway, tmp_path: Path) -> No
     git("push", gateway.url("alice/demo"), "master", cwd=first, key=key, gw=gateway)
     other = make_repo(tmp_path / "two", {"b": "2\n"})
     git("checkout", "-qb", "my-branch", cwd=other)
-    refused = git("push", gateway.url("alice/demo"), "my-branch:master", cwd=other, key=key, gw=gateway,
-                  check=False)
+    refused = git(
+        "push", gateway.url("alice/demo"), "my-branch:master", cwd=other, key=key, gw=gateway, check=False
+    )
     assert refused.returncode == 1 and "[rejected]" in refused.stderr  # not a fast-forward: git refuses
     forced = git("push", "-f", gateway.url("alice/demo"), "my-branch:master", cwd=other, key=key, gw=gateway)
     assert "(forced update)" in forced.stderr
@@ -99,8 +100,18 @@ def test_atomic_push_applies_nothing_when_one_ref_is_refused(gateway: Gateway, t
 def test_push_options_are_accepted(gateway: Gateway, tmp_path: Path) -> None:
     key = setup_fleet(gateway)
     work = make_repo(tmp_path / "app")
-    result = git("push", "-o", "nocache", "-o", "note=hello world", gateway.url("alice/demo"), "master",
-                 cwd=work, key=key, gw=gateway)
+    result = git(
+        "push",
+        "-o",
+        "nocache",
+        "-o",
+        "note=hello world",
+        gateway.url("alice/demo"),
+        "master",
+        cwd=work,
+        key=key,
+        gw=gateway,
+    )
     assert "[new branch]" in result.stderr
 
 
@@ -111,8 +122,15 @@ def test_pushes_to_ten_fleets_at_once(gateway: Gateway, tmp_path: Path) -> None:
         gateway.cli("fleet", "create", f"alice/f{i}", "--device-type", "generic-amd64")
         work = make_repo(tmp_path / f"w{i}", {"n": f"{i}\n"})
         env = dict(GIT_SSH_COMMAND=gateway.ssh_command(key))
-        procs.append(subprocess.Popen(["git", "push", gateway.url(f"alice/f{i}"), "master"], cwd=work,
-                                      env={**__import__("os").environ, **env}, stderr=subprocess.PIPE, text=True))
+        procs.append(
+            subprocess.Popen(
+                ["git", "push", gateway.url(f"alice/f{i}"), "master"],
+                cwd=work,
+                env={**__import__("os").environ, **env},
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     for p in procs:
         _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
