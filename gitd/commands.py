@@ -64,10 +64,7 @@ def parse_command(line: str) -> Command:
 def refusal_message(user: str) -> str:
     """The one friendly line for anything that is not a git command (a shell, another verb...)."""
     user = "".join(c for c in user if c.isprintable()) or "there"
-    return (
-        f"Hi {user}! fleetgate does not provide shell access. "
-        "Push with: git remote add balena ssh://git@HOST:PORT/OWNER/FLEET.git && git push balena master"
-    )
+    return f"Hi {user}! fleetgate does not provide shell access. Push with: git push balena master"
 
 
 def _unquote(argument: str) -> str:

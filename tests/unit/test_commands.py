@@ -167,18 +167,15 @@ def test_refused(line: str, reason: str) -> None:
     [
         (
             "alice",
-            "Hi alice! fleetgate does not provide shell access. Push with: git remote add balena "
-            "ssh://git@HOST:PORT/OWNER/FLEET.git && git push balena master",
+            "Hi alice! fleetgate does not provide shell access. Push with: git push balena master",
         ),
         (
             "",
-            "Hi there! fleetgate does not provide shell access. Push with: git remote add balena "
-            "ssh://git@HOST:PORT/OWNER/FLEET.git && git push balena master",
+            "Hi there! fleetgate does not provide shell access. Push with: git push balena master",
         ),
         (
             "ev\nil",
-            "Hi evil! fleetgate does not provide shell access. Push with: git remote add balena "
-            "ssh://git@HOST:PORT/OWNER/FLEET.git && git push balena master",
+            "Hi evil! fleetgate does not provide shell access. Push with: git push balena master",
         ),
     ],
 )
