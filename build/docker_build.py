@@ -224,7 +224,7 @@ def _pump(stream, lines: queue.Queue) -> None:
     """Read the CLI's combined output line by line; None marks the end."""
     try:
         for raw in iter(lambda: stream.readline(LINE_CAP), b""):
-            lines.put(raw.decode("utf-8", "replace").rstrip("\r\n"))
+            lines.put(raw.decode("utf-8", "replace"))  # newline kept: "" means "nothing yet"
     finally:
         lines.put(None)
 
@@ -282,35 +282,50 @@ def _follow(
     reader = threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True)
     reader.start()
     log: list[str] = []
+    size = 0
     last_output = time.monotonic()
-    stop_reason = None
-    while True:
-        try:
-            line = lines.get(timeout=0.1)
-        except queue.Empty:
-            line = ""
-        else:
-            if line is None:
-                break
-            last_output = time.monotonic()
-            log.append(line)
-            on_line(line)
-        now = time.monotonic()
-        if cancelled.is_set():
-            stop_reason = BuildCancelled("build cancelled", _capped(log))
-        elif now - started > request.timeout:
-            stop_reason = BuildFailed(f"build timed out after {request.timeout:g} s", _capped(log))
-        elif now - last_output > request.idle_timeout:
-            stop_reason = BuildFailed(
-                f"build produced no output for {request.idle_timeout:g} s", _capped(log)
-            )
-        if stop_reason:
-            _kill(proc)
-            reader.join(timeout=KILL_GRACE)
-            raise stop_reason
+    try:
+        while (line := _next_line(lines)) is not None:
+            now = time.monotonic()
+            if line:
+                line = line.rstrip("\r\n")
+                last_output = now
+                log.append(line)
+                size += len(line) + 1
+                if size > 2 * LOG_CAP:  # a build that floods its output must not flood our memory
+                    log = _trimmed(log)
+                    size = sum(len(kept) + 1 for kept in log)
+                on_line(line)
+            if cancelled.is_set():
+                raise BuildCancelled("build cancelled", _capped(log))
+            if now - started > request.timeout:
+                raise BuildFailed(f"build timed out after {request.timeout:g} s", _capped(log))
+            if now - last_output > request.idle_timeout:
+                message = f"build produced no output for {request.idle_timeout:g} s"
+                raise BuildFailed(message, _capped(log))
+    except BaseException:
+        # Whatever stops us (a limit, a cancel, a failing on_line) must not leave the build running.
+        _kill(proc)
+        reader.join(timeout=KILL_GRACE)
+        raise
     returncode = proc.wait()
     reader.join()
     return log, returncode
+
+
+def _next_line(lines: queue.Queue) -> str | None:
+    """The next output line, "" when none came within a tick, None at the end of the output."""
+    try:
+        return lines.get(timeout=0.1)
+    except queue.Empty:
+        return ""
+
+
+def _trimmed(log: list[str]) -> list[str]:
+    """The log's tail, with the step headers of the dropped head kept so the failing step can be named."""
+    cut = len(log) // 2
+    headers = [line for line in log[:cut] if _STEP.match(line)]
+    return [*headers, "[log truncated]", *log[cut:]]
 
 
 def _capped(log: list[str]) -> str:
