@@ -49,9 +49,21 @@ start_dockerd() {
     say "dockerd started (log /tmp/fleetgate-dockerd.log)"
 }
 
+http_answers() { # url: true when anything answers HTTP there (a 401 too); python3, as curl may be missing
+    python3 - "$1" <<'PY'
+import sys, urllib.error, urllib.request
+try:
+    urllib.request.urlopen(sys.argv[1], timeout=3)
+except urllib.error.HTTPError:
+    pass
+except OSError:
+    sys.exit(1)
+PY
+}
+
 start_registry() { # port, auth(yes|no)
     local port=$1 auth=$2 dir="$STATE/registry-$1"
-    if curl -s -o /dev/null "http://127.0.0.1:$port/v2/"; then return 0; fi
+    if http_answers "http://127.0.0.1:$port/v2/"; then return 0; fi
     mkdir -p "$dir/data"
     {
         echo "version: 0.1"
@@ -67,7 +79,7 @@ start_registry() { # port, auth(yes|no)
     } >"$dir/config.yml"
     setsid nohup /usr/bin/docker-registry serve "$dir/config.yml" >"/tmp/fleetgate-registry-$port.log" 2>&1 </dev/null &
     # The auth registry answers /v2/ with 401: any HTTP answer means it is up.
-    wait_for 30 "registry on $port" curl -s -o /dev/null "http://127.0.0.1:$port/v2/"
+    wait_for 30 "registry on $port" http_answers "http://127.0.0.1:$port/v2/"
     say "registry started on 127.0.0.1:$port (auth: $auth, log /tmp/fleetgate-registry-$port.log)"
 }
 
