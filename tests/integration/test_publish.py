@@ -4,13 +4,16 @@ import base64
 import contextlib
 import hashlib
 import json
+import re
 import secrets
 import socket
 import subprocess
+import threading
 import urllib.request
 
 import docker
 import pytest
+from fleetgate.build.docker_build import BuildRequest, run_build
 from fleetgate.build.publish import (
     Published,
     PublishFailed,
@@ -120,3 +123,26 @@ def test_keep_local_references_the_image_id(built_image):
     result = keep_local(built_image)
     assert result.reference == result.digest == built_image
     assert result.size > 0
+
+
+def test_previous_release_in_the_registry_is_offered_as_cache(registry, image_names, pushed, tmp_path):
+    (tmp_path / "Dockerfile").write_text(f"FROM busybox-fg\nRUN echo {secrets.token_hex(8)} > /x\n")
+    first = run_build(
+        BuildRequest("main", tmp_path, "Dockerfile", image_names("cache") + ":1", no_cache=True),
+        lambda line: None,
+        threading.Event(),
+    )
+    target, release = Registry(registry), secrets.token_hex(16)
+    pushed.append((target, f"{registry}/alice/cache/main", release))
+    published = publish(first.image_id, target, "alice", "cache", "main", release)
+    # Gone from the daemon: only the registry's copy (and its inline cache metadata) can make a cache hit.
+    docker.from_env().images.remove(first.image_id, force=True)
+
+    lines: list[str] = []
+    request = BuildRequest(
+        "main", tmp_path, "Dockerfile", image_names("cache") + ":2", cache_from=(published.reference,)
+    )
+    second = run_build(request, lines.append, threading.Event())
+    assert any(line.endswith(f"importing cache manifest from {published.reference}") for line in lines)
+    assert any(re.match(r"^#\d+ CACHED$", line) for line in lines)
+    assert second.image_id == first.image_id
