@@ -121,7 +121,11 @@ def inject_secret_mounts(dockerfile_text: str, secret_ids: Iterable[str]) -> str
 
 # --- Output scanning (pure) --------------------------------------------------------------------------
 
-_STEP = re.compile(r"^#(\d+) \[[^\]]*\] (.+)$")
+_VERTEX = re.compile(r"^#(\d+) (.+)$")  # the first line of each vertex is its name
+_STAGE = re.compile(r"^\[[^\]]*\] ")  # "[2/3] " before a Dockerfile step's name
+# A missing or unreadable cache source marks its vertex ERROR, yet the build goes on and succeeds:
+# a previous release's image may be gone, and that is no reason to fail a push.
+_CACHE_IMPORT = "importing cache manifest from "
 _STEP_ERROR = re.compile(r"^#(\d+) ERROR: (.+)$")
 _EXIT_CODE = re.compile(r"exit code: (\d+)")
 _DAEMON_DOWN = re.compile(
@@ -146,11 +150,13 @@ def scan_output(lines: Iterable[str]) -> _Scan:
     last_error = None
     daemon_down = False
     for line in lines:
-        if m := _STEP.match(line):
-            steps[m.group(1)] = m.group(2)
-        elif m := _STEP_ERROR.match(line):
+        if m := _STEP_ERROR.match(line):
             # Step output carries a timestamp (`#5 0.17 ERROR: …`): only the daemon's own line matches here.
-            step_error = step_error or (steps.get(m.group(1), f"#{m.group(1)}"), m.group(2))
+            name = steps.get(m.group(1), f"#{m.group(1)}")
+            if not name.startswith(_CACHE_IMPORT):
+                step_error = step_error or (name, m.group(2))
+        elif m := _VERTEX.match(line):
+            steps.setdefault(m.group(1), _STAGE.sub("", m.group(2)))
         elif line.lower().startswith(("error:", "failed to solve", "executor failed")):
             last_error = line.removeprefix("ERROR: ").removeprefix("error: ")
         if _DAEMON_DOWN.search(line):
@@ -324,7 +330,12 @@ def _next_line(lines: queue.Queue) -> str | None:
 def _trimmed(log: list[str]) -> list[str]:
     """The log's tail, with the step headers of the dropped head kept so the failing step can be named."""
     cut = len(log) // 2
-    headers = [line for line in log[:cut] if _STEP.match(line)]
+    seen: set[str] = set()
+    headers = []
+    for line in log[:cut]:
+        if (m := _VERTEX.match(line)) and m.group(1) not in seen:
+            seen.add(m.group(1))
+            headers.append(line)
     return [*headers, "[log truncated]", *log[cut:]]
 
 

@@ -157,6 +157,13 @@ def test_no_cache_rebuild_takes_nothing_from_cache(tmp_path, image_names):
     docker_cli("rmi", first.image_id)  # untagged by the rebuild: the fixture no longer finds it by name
 
 
+def test_missing_cache_source_does_not_fail_the_build(tmp_path, image_names, registry):
+    context = project(tmp_path, "FROM busybox-fg\nRUN echo built > /x\n")
+    gone = f"{registry}/fgtest/gone/main:{secrets.token_hex(8)}"
+    result, lines = build(context, image_names("nocachesrc") + ":test", cache_from=(gone,))
+    assert result.image_id and any(line.endswith(f"importing cache manifest from {gone}") for line in lines)
+
+
 def test_cancel_kills_the_build_quickly(tmp_path, image_names):
     marker = f"sleep {secrets.randbelow(1000) + 1000}"
     context = project(tmp_path, f"FROM busybox-fg\nRUN echo started; {marker}\n")

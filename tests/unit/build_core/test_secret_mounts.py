@@ -77,6 +77,16 @@ FAILED_RUN = [
             "build failed: failed to solve with frontend dockerfile.v0: failed to create LLB definition: bad",
         ),
         (["error: something broke"], 0, "build failed: something broke"),
+        # A cache source that is gone marks its vertex ERROR, and the build still succeeds.
+        (
+            [
+                "#6 importing cache manifest from r/a:old",
+                "#6 ERROR: r/a:old: not found",
+                " > importing cache manifest from r/a:old:",
+            ],
+            0,
+            None,
+        ),
         ([], 2, "build failed: docker build exited with code 2"),
     ],
 )
