@@ -21,7 +21,8 @@ from typing import Any, TextIO
 
 import click
 
-from . import fleets, keys, users
+from . import fleets, keys, releases, users
+from .cli_release import release
 from .db import Database
 from .device_types import DEVICE_TYPES, UnknownDeviceType, device_type
 from .settings import Settings, SettingsError, load
@@ -33,6 +34,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     users.UserError,
     keys.PublicKeyError,
     fleets.FleetError,
+    releases.ReleaseError,
     UnknownDeviceType,
     SettingsError,
 )
@@ -399,6 +401,9 @@ def member_remove(ctx: click.Context, slug: str, user_name: str) -> None:
     with _app(ctx).database.session() as session:
         fleets.remove_member(session, owner, name, user_name)
     click.echo(f"{user_name} may no longer push to {owner}/{name}")
+
+
+cli.add_command(release)
 
 
 def main() -> None:

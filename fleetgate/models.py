@@ -1,7 +1,7 @@
 """The database schema: SQLAlchemy models of the shared domain (DESIGN.md §1, §8).
 
 Domain modules (users, keys, fleets, leases) read and write these rows and hand out frozen
-dataclasses; no ORM object leaves them. Releases arrive in a later migration.
+dataclasses; no ORM object leaves them. Releases and their images arrive in migration 0002.
 """
 
 from __future__ import annotations
@@ -9,7 +9,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
@@ -128,3 +132,53 @@ class Lease(Base):
     node_id: Mapped[str] = mapped_column(String(128))
     heartbeat: Mapped[datetime] = mapped_column(UTCDateTime)
     expires: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class Release(Base):
+    """One build of a pushed commit for a fleet (DESIGN.md §2.4 *record*)."""
+
+    __tablename__ = "releases"
+    # The number is the per-fleet `id: N` users see; the unique pair guards its allocation.
+    __table_args__ = (
+        UniqueConstraint("fleet_id", "number"),
+        CheckConstraint(
+            "status IN ('running', 'success', 'failed', 'cancelled', 'interrupted')", name="status"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fleet_id: Mapped[int] = mapped_column(ForeignKey("fleets.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(32), unique=True)
+    commit: Mapped[str] = mapped_column(String(40))
+    branch: Mapped[str] = mapped_column(String(255))
+    options: Mapped[list[str]] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(Text)
+    # Names, not foreign keys: the record outlives the user and the key that pushed it.
+    created_by_user: Mapped[str] = mapped_column(String(39))
+    created_by_key: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    composition: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    builder: Mapped[str] = mapped_column(String(255))
+    platform: Mapped[str] = mapped_column(String(64))
+    node_id: Mapped[str] = mapped_column(String(128))
+
+
+class ReleaseImage(Base):
+    """The image one service of a release was built into."""
+
+    __tablename__ = "release_images"
+    __table_args__ = (UniqueConstraint("release_id", "service"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"))
+    service: Mapped[str] = mapped_column(String(63))
+    image: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str | None] = mapped_column(String(80))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    build_seconds: Mapped[float | None] = mapped_column(Float)
+    build_log: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
