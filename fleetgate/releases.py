@@ -337,6 +337,12 @@ def _drop_lease(session: Session, release: Release, node_id: str | None, now: da
     return gone.rowcount == 1 or leases.held(session, LEASE_KIND, release.hash, now) is None
 
 
+def list_running(session: Session) -> list[Release]:
+    """Every release still `running`, oldest first."""
+    rows = session.execute(_query().where(models.Release.status == "running").order_by(models.Release.id))
+    return [_release(*found) for found in rows]
+
+
 def mark_interrupted(
     session: Session, node_id: str | None = None, now: datetime | None = None
 ) -> list[Release]:

@@ -13,13 +13,28 @@ log = logging.getLogger("fleetgate")
 
 
 def _pipeline(settings: Settings, database: Database):
-    from fleetgate.hooks.default import accept_deploy_branches
+    from fleetgate.build.nodejs import NodeSettings
+    from fleetgate.build.plan import Builder
+    from fleetgate.build.publish import Registry
+    from fleetgate.build.release import BuildSettings
+    from fleetgate.hooks.build_pipeline import BuildPipeline, PipelineConfig
 
-    return accept_deploy_branches
+    registry = None
+    if settings.registry:
+        registry = Registry(settings.registry, settings.registry_user, settings.registry_password)
+    build = BuildSettings(
+        builders=tuple(Builder(b.name, b.url, frozenset(b.arches)) for b in settings.builders),
+        registry=registry,
+        node=NodeSettings(image=settings.node_image),
+        scratch=settings.home / "builds",
+        timeout=settings.build_timeout,
+        idle_timeout=settings.build_idle_timeout,
+    )
+    return BuildPipeline(database, PipelineConfig(build=build, node_id=settings.node_id))
 
 
-def build_gateway(settings: Settings, database: Database):
-    """The SSH edge wired to the database and the receive pipeline."""
+def build_gateway(settings: Settings, database: Database, pipeline=None):
+    """The SSH edge wired to the database and the receive pipeline (the build pipeline by default)."""
     from fleetgate.gitd.access import Access
     from fleetgate.gitd.server import Gateway, GatewayConfig
 
@@ -30,31 +45,38 @@ def build_gateway(settings: Settings, database: Database):
         repositories=settings.repositories,
         limits=settings.limits,
     )
-    return Gateway(config, Access(database), _pipeline(settings, database))
+    return Gateway(config, Access(database), pipeline or _pipeline(settings, database))
 
 
 def getting_started(settings: Settings, port: int) -> str:
     """What to do next, printed when the gateway starts: a user, a key, a fleet, a remote, a push."""
     host = settings.ssh_host
-    return "\n".join([
-        f"fleetgate is listening for git pushes on ssh://{host}:{port} (data in {settings.home})",
-        "In another terminal, with FLEETGATE_HOME set the same way:",
-        "  fleetgate user add alice",
-        "  fleetgate key add alice ~/.ssh/id_ed25519.pub",
-        "  fleetgate fleet create alice/demo --device-type raspberrypi3",
-        "Then, in your project:",
-        f"  git remote add balena ssh://git@{host}:{port}/alice/demo.git",
-        "  git push balena master",
-    ])
+    return "\n".join(
+        [
+            f"fleetgate is listening for git pushes on ssh://{host}:{port} (data in {settings.home})",
+            "In another terminal, with FLEETGATE_HOME set the same way:",
+            "  fleetgate user add alice",
+            "  fleetgate key add alice ~/.ssh/id_ed25519.pub",
+            "  fleetgate fleet create alice/demo --device-type raspberrypi3",
+            "Then, in your project:",
+            f"  git remote add balena ssh://git@{host}:{port}/alice/demo.git",
+            "  git push balena master",
+        ]
+    )
 
 
-def run(settings: Settings, database: Database) -> None:
+def run(settings: Settings, database: Database, pipeline=None) -> None:
     """Serve SSH (and later HTTP) in the foreground until SIGTERM or SIGINT."""
     from fleetgate.gitd.server import serve_forever
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings.repositories.mkdir(parents=True, exist_ok=True)
-    gateway = build_gateway(settings, database)
+    from fleetgate.hooks.recovery import reconcile
+
+    succeeded, interrupted = reconcile(database, settings.repositories, settings.node_id)
+    if succeeded or interrupted:
+        log.info("after a restart: %d releases finished, %d interrupted", succeeded, interrupted)
+    gateway = build_gateway(settings, database, pipeline)
 
     async def main() -> None:
         task = asyncio.create_task(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import platform
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +13,40 @@ from .limits import Limits
 
 class SettingsError(ValueError):
     """The operator's configuration is invalid."""
+
+
+@dataclass(frozen=True)
+class BuilderSetting:
+    """A Docker endpoint that builds, as configured: name, URL (None: Docker's default), native arches."""
+
+    name: str
+    url: str | None
+    arches: tuple[str, ...]
+
+
+def _host_arch() -> str:
+    machine = platform.machine()
+    return {"x86_64": "amd64", "aarch64": "aarch64", "armv7l": "armv7hf", "i686": "i386"}.get(
+        machine, machine
+    )
+
+
+def _builders(env: dict[str, str]) -> tuple[BuilderSetting, ...]:
+    """`FLEETGATE_BUILDERS="name=URL;arch,arch name2=URL;arch"`; by default one builder, DOCKER_HOST."""
+    raw = env.get("FLEETGATE_BUILDERS", "").split()
+    if not raw:
+        return (BuilderSetting("default", env.get("DOCKER_HOST") or None, (_host_arch(),)),)
+    builders = []
+    for item in raw:
+        name, eq, rest = item.partition("=")
+        url, semi, arches = rest.rpartition(";")
+        if not eq or not semi or not name or not url or not arches:
+            raise SettingsError(
+                f"FLEETGATE_BUILDERS item {item!r} is not NAME=URL;ARCH[,ARCH]; "
+                "e.g. default=unix:///var/run/docker.sock;amd64"
+            )
+        builders.append(BuilderSetting(name, url, tuple(arches.split(","))))
+    return tuple(builders)
 
 
 @dataclass(frozen=True)
@@ -28,6 +64,11 @@ class Settings:
     registry_password: str | None
     node_image: str
     limits: Limits
+    builders: tuple[BuilderSetting, ...]
+    docker_host: str | None
+    node_id: str
+    build_timeout: float
+    build_idle_timeout: float
 
     @property
     def repositories(self) -> Path:
@@ -97,4 +138,9 @@ def load(env: dict[str, str] | None = None) -> Settings:
         registry_password=env.get("FLEETGATE_REGISTRY_PASSWORD") or None,
         node_image=env.get("FLEETGATE_NODE_IMAGE") or "balenalib/{machine}-node:{version}",
         limits=_limits(env),
+        builders=_builders(env),
+        docker_host=env.get("DOCKER_HOST") or None,
+        node_id=env.get("FLEETGATE_NODE_ID") or socket.gethostname(),
+        build_timeout=float(_int(env, "FLEETGATE_BUILD_TIMEOUT", 3600)),
+        build_idle_timeout=float(_int(env, "FLEETGATE_BUILD_IDLE_TIMEOUT", 600)),
     )

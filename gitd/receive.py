@@ -59,6 +59,7 @@ CAPABILITIES = (
 MASTER = b"refs/heads/master"
 MAIN = b"refs/heads/main"
 KEEPALIVE = b"0005\x01"  # an empty band-1 packet, what git's own receive.keepAlive sends
+KEEPALIVE_SECONDS = 5.0
 
 
 class ProtocolViolation(ValueError):
@@ -234,6 +235,9 @@ class ReceiveSession:
         return recv(size) if recv is not None else self.proto.read(size)
 
     def _decide(self, push: Push, out: SidebandWriter) -> Decision:
+        done = threading.Event()
+        keepalive = threading.Thread(target=_keep_alive, args=(out, done, self.cancelled), daemon=True)
+        keepalive.start()
         try:
             decision = self.ctx.pipeline(push, out, self.cancelled)
         except Exception:
@@ -241,6 +245,9 @@ class ReceiveSession:
             return Decision(
                 tuple(Verdict.reject(u.ref, "internal error; see the gateway log") for u in push.updates)
             )
+        finally:
+            done.set()
+            keepalive.join()
         known = {v.ref for v in decision.verdicts}
         missing = [Verdict.reject(u.ref, "no verdict") for u in push.updates if u.ref not in known]
         return Decision(decision.verdicts + tuple(missing), decision.after_update)
@@ -270,6 +277,17 @@ class ReceiveSession:
                 reason = outcome[moves[v.ref].ref]
                 results.append(RefResult(v.ref, not reason, reason))
         return results
+
+
+def _keep_alive(out: SidebandWriter, done: threading.Event, cancelled: threading.Event) -> None:
+    """During silent phases, an empty band-1 packet every few seconds keeps NATs and proxies open."""
+    while not done.wait(KEEPALIVE_SECONDS):
+        if time.monotonic() - out.last_write >= KEEPALIVE_SECONDS and not cancelled.is_set():
+            try:
+                out.keepalive()
+            except ChannelClosed:
+                cancelled.set()
+                return
 
 
 def _type_of(store: DiskObjectStore):

@@ -1,166 +1,18 @@
-"""A real gateway (`fleetgate serve` on a loopback port 0), real keys, the real git and OpenSSH clients."""
+"""gitd's tests run against a gateway whose pipeline applies the branch rules and builds nothing."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-FLEETGATE = [sys.executable, "-m", "fleetgate.cli"]
-
-
-def _need(binary: str) -> None:
-    if shutil.which(binary) is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{binary} is required in CI")
-        pytest.skip(f"{binary} is not installed")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Gateway:
-    """A running gateway and the helpers a test needs to act as its users."""
-
-    home: Path
-    port: int
-    env: dict[str, str]
-    tmp: Path
-    proc: subprocess.Popen | None = None
-    keys: dict[str, Path] = field(default_factory=dict)
-
-    def start(self, extra_env: dict[str, str] | None = None) -> None:
-        env = dict(self.env, **(extra_env or {}))
-        with open(self.home / "serve.log", "ab") as log:
-            self.proc = subprocess.Popen(FLEETGATE + ["serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("fleetgate serve exited:\n" + (self.home / "serve.log").read_text())
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("fleetgate serve did not start listening")
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def cli(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
-        result = subprocess.run(
-            FLEETGATE + list(args), env=self.env, input=input, capture_output=True, text=True
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(f"fleetgate {' '.join(args)} failed: {result.stderr}")
-        return result
-
-    def new_key(self, name: str) -> Path:
-        key = self.tmp / f"key-{name}"
-        subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True
-        )
-        self.keys[name] = key
-        return key
-
-    def add_user(self, name: str) -> Path:
-        self.cli("user", "add", name)
-        key = self.new_key(name)
-        self.cli("key", "add", name, str(key) + ".pub")
-        return key
-
-    def ssh_command(self, key: Path, login: str = "git") -> str:
-        return (
-            f"ssh -i {key} -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
-            f"-o LogLevel=ERROR -o BatchMode=yes -l {login}"
-        )
-
-    def url(self, slug: str) -> str:
-        return f"ssh://git@127.0.0.1:{self.port}/{slug}.git"
-
-    def repo_of(self, fleet_id: int) -> Path:
-        return self.home / "repositories" / f"{fleet_id}.git"
+from ..support import PLAIN_SERVE, new_gateway
 
 
 @pytest.fixture
 def gateway(tmp_path: Path):
-    """A started gateway with its own home; stopped and deleted after the test."""
-    for binary in ("git", "ssh", "ssh-keygen"):
-        _need(binary)
-    home = tmp_path / "home"
-    home.mkdir()
-    port = _free_port()
-    env = dict(
-        os.environ,
-        FLEETGATE_HOME=str(home),
-        FLEETGATE_SSH_LISTEN=f"127.0.0.1:{port}",
-        FLEETGATE_LOCK_WAIT="30",
-    )
-    gw = Gateway(home=home, port=port, env=env, tmp=tmp_path)
+    """A started gateway with its own home; stopped after the test."""
+    gw = new_gateway(tmp_path, PLAIN_SERVE)
     gw.start()
     yield gw
     gw.stop()
-
-
-def git(
-    *args: str,
-    cwd: Path,
-    key: Path | None = None,
-    gw: Gateway | None = None,
-    login: str = "git",
-    check: bool = True,
-    env: dict[str, str] | None = None,
-) -> subprocess.CompletedProcess:
-    """Run the real git client, talking to the gateway over the real OpenSSH client."""
-    full_env = dict(os.environ, GIT_TERMINAL_PROMPT="0", **(env or {}))
-    full_env.update(
-        GIT_AUTHOR_NAME="t",
-        GIT_AUTHOR_EMAIL="t@example.org",
-        GIT_COMMITTER_NAME="t",
-        GIT_COMMITTER_EMAIL="t@example.org",
-    )
-    if key is not None and gw is not None:
-        full_env["GIT_SSH_COMMAND"] = gw.ssh_command(key, login)
-    result = subprocess.run(
-        ["git", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=120
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"git {' '.join(args)} failed ({result.returncode}): {result.stderr}")
-    return result
-
-
-def remote_lines(stderr: str) -> list[str]:
-    """The `remote: …` lines git printed, without the prefix and the padding git adds."""
-    return [line[len("remote: ") :].rstrip() for line in stderr.splitlines() if line.startswith("remote: ")]
-
-
-def make_repo(path: Path, files: dict[str, str] | None = None) -> Path:
-    """A working repository with one commit of `files`."""
-    path.mkdir(parents=True, exist_ok=True)
-    git("init", "-q", "-b", "master", cwd=path)
-    for name, content in (files or {"README": "hello\n"}).items():
-        target = path / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(content)
-    git("add", "-A", cwd=path)
-    git("commit", "-q", "-m", "first", cwd=path)
-    return path

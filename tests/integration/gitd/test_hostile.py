@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from dulwich.objects import Blob, Tree
 
-from .conftest import Gateway, git, make_repo
+from ..support import Gateway, git, make_repo
 from .rawpush import RawPush, commit_of, delta_bomb, pack_objects, raw_tree
 
 ZERO = "0" * 40

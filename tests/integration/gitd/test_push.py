@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from .conftest import Gateway, git, make_repo
+from ..support import Gateway, git, make_repo
 
 
 def setup_fleet(gw: Gateway, owner: str = "alice", fleet: str = "demo") -> Path:

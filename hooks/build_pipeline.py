@@ -1,0 +1,221 @@
+"""The receive pipeline: ref rules → release record → build → verdict, and the release's end after the ref moves.
+
+gitd calls `BuildPipeline` once per checked push, before any ref moves (DESIGN.md §2.3), so the push
+result always equals the deploy state: a failed build rejects the ref, a success moves master and then
+marks the release `success` in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from fleetgate.build.docker_build import BuilderUnavailable, BuildFailed
+from fleetgate.build.plan import BuildOptions, Placement, place
+from fleetgate.build.publish import PublishFailed
+from fleetgate.build.release import BuildSettings, BuiltRelease, ReleaseSpec, ServiceFailed, build_release
+from fleetgate.gitd.pipeline import Decision, Progress, Push, RefResult, RefUpdate, Verdict
+
+from fleetgate import releases
+from fleetgate.db import Database
+from fleetgate.device_types import device_type
+
+from .options import OptionRefused, build_options
+from .push_output import PushOutput
+from .refrules import BranchRule, RefRefused, rule_for
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """The operator's settings the pipeline needs."""
+
+    build: BuildSettings
+    node_id: str
+
+
+class BuildPipeline:
+    """Decides a push by building it."""
+
+    def __init__(self, database: Database, config: PipelineConfig) -> None:
+        self.database = database
+        self.config = config
+
+    def __call__(self, push: Push, progress: Progress, cancelled: threading.Event) -> Decision:
+        verdicts, deploy = _sort_updates(push.updates)
+        if deploy is None:
+            return Decision(tuple(verdicts))
+        update, rule = deploy
+        try:
+            options = build_options(rule, push.options)
+        except OptionRefused as e:
+            return Decision(tuple(verdicts) + (Verdict.reject(update.ref, str(e)),))
+        verdict, after = self._deploy(push, update, rule, options, progress, cancelled)
+        return Decision(tuple(verdicts) + (verdict,), after)
+
+    def _deploy(
+        self,
+        push: Push,
+        update: RefUpdate,
+        rule: BranchRule,
+        options: BuildOptions,
+        progress: Progress,
+        cancelled: threading.Event,
+    ):
+        out = PushOutput(progress, options.plain, cancelled, options.detach)
+        # With -o detach the build outlives the client: it ignores the disconnect.
+        stop = threading.Event() if options.detach else cancelled
+        device = device_type(push.fleet.device_type)
+        placement = place(device, self.config.build.builders, options.emulated)
+        release = self._start(push, update, options, placement)
+        out.info(f"Starting build for {push.fleet.slug}, user {push.pusher.user}")
+        started = time.monotonic()
+        spec = ReleaseSpec(
+            push.fleet.owner,
+            push.fleet.name,
+            device,
+            update.new,
+            release.hash,
+            options,
+            self._cache_from(push.fleet.id),
+            placement,
+        )
+        try:
+            with self._lease(release):
+                built = build_release(push.objects, spec, self.config.build, out.build_line, out.info, stop)
+        except Exception as e:  # every failure ends the release and rejects the ref, with its reason
+            return Verdict.reject(update.ref, self._failed(release, e, out)), None
+        self._record(release, built)
+        out.summary(release, built, time.monotonic() - started)
+        store_as = None if rule.moves == update.ref else rule.moves
+        return Verdict.accept(update.ref, store_as), lambda results: self._finish(
+            release, update, results, out
+        )
+
+    def _start(
+        self, push: Push, update: RefUpdate, options: BuildOptions, placement: Placement
+    ) -> releases.Release:
+        with self.database.session() as session:
+            return releases.start_release(
+                session,
+                push.fleet.id,
+                update.new.decode(),
+                update.ref.decode(),
+                options.names(),
+                options.note,
+                push.pusher.user,
+                push.pusher.key_fingerprint,
+                placement.builder.name,
+                placement.platform,
+                self.config.node_id,
+            )
+
+    @contextmanager
+    def _lease(self, release: releases.Release) -> Iterator[None]:
+        """Renew the release's build lease while it builds, so no other node marks it interrupted."""
+        done = threading.Event()
+
+        def renew() -> None:
+            while not done.wait(releases.LEASE_TTL / 3):
+                try:
+                    with self.database.session() as session:
+                        releases.heartbeat(session, release)
+                except Exception:  # a missed beat is retried; the lease outlives two of them
+                    log.warning("could not renew the lease of release %s", release.hash, exc_info=True)
+
+        beat = threading.Thread(target=renew, name=f"lease-{release.hash[:7]}", daemon=True)
+        beat.start()
+        try:
+            yield
+        finally:
+            done.set()
+            beat.join()
+
+    def _cache_from(self, fleet_id: int) -> dict[str, str]:
+        """The previous release's images, offered as cache (only useful from a registry)."""
+        if self.config.build.registry is None:
+            return {}
+        with self.database.session(readonly=True) as session:
+            previous = releases.latest_success(session, fleet_id)
+            if previous is None:
+                return {}
+            return {i.service: i.image for i in releases.images_of(session, previous.id)}
+
+    def _record(self, release: releases.Release, built: BuiltRelease) -> None:
+        with self.database.session() as session:
+            for image in built.images:
+                releases.record_image(
+                    session,
+                    release.id,
+                    image.service,
+                    image.reference,
+                    image.digest,
+                    image.size,
+                    image.seconds,
+                    image.log,
+                    "success",
+                )
+            releases.set_composition(session, release.id, built.composition)
+
+    def _failed(self, release: releases.Release, error: Exception, out: PushOutput) -> str:
+        status, reason, user_fault = _classify(error)
+        if not user_fault:
+            reference = uuid.uuid4().hex[:8]
+            log.error("release %s failed (reference %s)", release.hash, reference, exc_info=error)
+            reason = f"{reason} (reference {reference})"
+        logs = error.logs if isinstance(error, ServiceFailed) else {}
+        with self.database.session() as session:
+            for service, text in logs.items():
+                releases.record_image(
+                    session, release.id, service, "(not built)", None, None, None, text, "failed"
+                )
+            releases.finish_release(session, release.id, status, error=reason)
+        out.error(reason)
+        return reason
+
+    def _finish(
+        self, release: releases.Release, update: RefUpdate, results: Sequence[RefResult], out: PushOutput
+    ) -> None:
+        result = next((r for r in results if r.ref == update.ref), None)
+        with self.database.session() as session:
+            if result is not None and result.ok:
+                releases.finish_release(session, release.id, "success")
+            else:
+                reason = result.reason if result is not None else "the ref did not move"
+                releases.finish_release(session, release.id, "failed", error=f"ref not updated: {reason}")
+
+
+def _classify(error: Exception) -> tuple[str, str, bool]:
+    """(release status, reason for the pusher, whether it is the pusher's fault)."""
+    if isinstance(error, ServiceFailed) and error.cancelled:
+        return "cancelled", "build cancelled: the client disconnected", True
+    if isinstance(error, BuildFailed):
+        return "failed", f"build failed: {error}", True
+    if isinstance(error, ValueError):  # a bad project: resolve, render, compose, balena.yml, export
+        return "failed", f"build failed: {error}", True
+    if isinstance(error, BuilderUnavailable | PublishFailed):
+        return "failed", f"build failed: {error}", False
+    return "failed", "build failed: internal error in fleetgate", False
+
+
+def _sort_updates(updates: Sequence[RefUpdate]) -> tuple[list[Verdict], tuple[RefUpdate, BranchRule] | None]:
+    """Refuse what is not a deploy branch; at most one deploy branch per push."""
+    verdicts: list[Verdict] = []
+    deploy = None
+    for update in updates:
+        try:
+            rule = rule_for(update.ref, update.is_delete)
+        except RefRefused as e:
+            verdicts.append(Verdict.reject(update.ref, str(e)))
+            continue
+        if deploy is not None:
+            verdicts.append(Verdict.reject(update.ref, "push one deploy branch at a time"))
+            continue
+        deploy = (update, rule)
+    return verdicts, deploy

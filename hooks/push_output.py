@@ -1,0 +1,80 @@
+"""The pusher's terminal during a push: status lines, build lines, the summary; capped, and safe to lose."""
+
+from __future__ import annotations
+
+import threading
+
+from fleetgate.build.release import BuiltRelease
+from fleetgate.gitd.bridge import ChannelClosed
+from fleetgate.gitd.pipeline import Progress
+
+from fleetgate import releases
+
+from .output import SummaryRow, duration, service_line, status, summary_table
+
+OUTPUT_CAP = 8 * 1024 * 1024  # bytes of build output a push shows before it only counts
+
+
+class PushOutput:
+    """Writes to one pusher; a vanished client cancels the build unless the push was detached."""
+
+    def __init__(
+        self, progress: Progress, plain: bool, cancelled: threading.Event, detach: bool, cap: int = OUTPUT_CAP
+    ) -> None:
+        self._progress = progress
+        self._plain = plain
+        self._cancelled = cancelled
+        self._detach = detach
+        self._cap = cap
+        self._sent = 0
+        self._lock = threading.Lock()
+        self._gone = False
+
+    def _send(self, text: str, always: bool = False) -> None:
+        with self._lock:
+            if self._gone:
+                return
+            self._sent += len(text)
+            if self._sent > self._cap and not always:
+                if self._sent - len(text) <= self._cap:
+                    text = status(
+                        "Warn",
+                        "build output truncated here; the full log is kept with the release",
+                        self._plain,
+                    )
+                else:
+                    return
+            try:
+                self._progress.line(text)
+            except ChannelClosed:
+                self._gone = True
+                if not self._detach:
+                    self._cancelled.set()
+
+    def info(self, text: str) -> None:
+        """An `[Info]` line."""
+        self._send(status("Info", text, self._plain), always=True)
+
+    def success(self, text: str) -> None:
+        """A `[Success]` line."""
+        self._send(status("Success", text, self._plain), always=True)
+
+    def error(self, text: str) -> None:
+        """The `[Error]` block shown when a release fails."""
+        for line in ("Not deploying release.", text):
+            self._send(status("Error", line, self._plain), always=True)
+
+    def build_line(self, service: str, line: str) -> None:
+        """One line of a service's build output, prefixed by the service."""
+        self._send(service_line(service, line))
+
+    def summary(self, release: releases.Release, built: BuiltRelease, seconds: float) -> None:
+        """The end of a successful build: where it was built, the release, the table, the total time."""
+        placement = built.placement
+        how = f"{placement.platform}, {'emulated' if placement.emulated else 'native'}"
+        self.info(f"Built on {placement.builder.name} ({how})")
+        self.success(f"Release: {release.hash} (id: {release.number})")
+        rows = [SummaryRow(i.service, i.reference, i.size, i.seconds) for i in built.images]
+        for line in summary_table(rows):
+            self.info(line)
+        self.info(f"Build finished in {duration(seconds)}")

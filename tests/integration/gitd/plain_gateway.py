@@ -1,0 +1,12 @@
+"""`fleetgate serve` with the branch-rules-only pipeline: gitd's tests exercise git, not Docker."""
+
+from fleetgate import serve, settings
+from fleetgate.db import Database
+from fleetgate.hooks.default import accept_deploy_branches
+
+if __name__ == "__main__":
+    config = settings.load()
+    config.home.mkdir(parents=True, exist_ok=True)
+    database = Database(config.database_url)
+    database.migrate()
+    serve.run(config, database, pipeline=accept_deploy_branches)
