@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -155,8 +156,9 @@ def git(
 
 
 def remote_lines(stderr: str) -> list[str]:
-    """The `remote: …` lines git printed, without the prefix and the padding git adds."""
-    return [line[len("remote: ") :].rstrip() for line in stderr.splitlines() if line.startswith("remote: ")]
+    """The `remote: …` lines git printed, without the prefix, the padding git adds and colour codes."""
+    lines = [line[len("remote: ") :].rstrip() for line in stderr.splitlines() if line.startswith("remote: ")]
+    return [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in lines]
 
 
 def make_repo(path: Path, files: dict[str, str] | None = None) -> Path:
