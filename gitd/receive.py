@@ -10,10 +10,12 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from dulwich.errors import GitProtocolError
 from dulwich.object_store import DiskObjectStore
 from dulwich.protocol import (
     SIDE_BAND_CHANNEL_DATA,
@@ -91,7 +93,7 @@ class SidebandWriter:
     def line(self, text: str) -> None:
         """Show one line to the pusher as `remote: <text>`."""
         data = text.rstrip("\n").encode("utf-8", "replace") + b"\n"
-        with self._lock:
+        with self._lock, _closed_as_channel_closed():
             if self._sideband:
                 self._proto.write_sideband(SIDE_BAND_CHANNEL_PROGRESS, data)
             else:
@@ -99,7 +101,7 @@ class SidebandWriter:
             self._touch()
 
     def keepalive(self) -> None:
-        with self._lock:
+        with self._lock, _closed_as_channel_closed():
             if self._sideband:
                 self._proto.write(KEEPALIVE)
             self._touch()
@@ -107,7 +109,7 @@ class SidebandWriter:
     def report(self, lines: list[bytes]) -> None:
         """Send report-status: pkt-lines inside band 1 with their own flush, then the final flush."""
         payload = b"".join(_pkt(line) for line in lines) + b"0000"
-        with self._lock:
+        with self._lock, _closed_as_channel_closed():
             if self._sideband:
                 self._proto.write_sideband(SIDE_BAND_CHANNEL_DATA, payload)
                 self._proto.write_pkt_line(None)
@@ -116,6 +118,15 @@ class SidebandWriter:
 
     def _touch(self) -> None:
         self.last_write = time.monotonic()
+
+
+@contextmanager
+def _closed_as_channel_closed() -> Iterator[None]:
+    # dulwich wraps a failed write in GitProtocolError; callers only need to know the client is gone.
+    try:
+        yield
+    except GitProtocolError as e:
+        raise ChannelClosed(str(e)) from None
 
 
 def _pkt(line: bytes) -> bytes:

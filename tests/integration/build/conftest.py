@@ -52,8 +52,15 @@ def fleet(gw: Gateway, slug: str, device_type: str) -> Path:
     return key
 
 
-def push(gw: Gateway, work: Path, key: Path, slug: str, *refspecs: str, flags: tuple[str, ...] = (),
-         check: bool = True):
+def push(
+    gw: Gateway,
+    work: Path,
+    key: Path,
+    slug: str,
+    *refspecs: str,
+    flags: tuple[str, ...] = (),
+    check: bool = True,
+):
     """`git push [flags] <fleet> <refspecs>` over real ssh."""
     return git("push", *flags, gw.url(slug), *refspecs, cwd=work, key=key, gw=gw, check=check)
 

@@ -16,7 +16,9 @@ def run_image(reference: str, platform: str | None = None) -> str:
     return subprocess.run(args, capture_output=True, text=True, timeout=120, check=True).stdout.strip()
 
 
-def test_dockerfile_push_builds_publishes_and_records(gateway: Gateway, tmp_path: Path, registry: str) -> None:
+def test_dockerfile_push_builds_publishes_and_records(
+    gateway: Gateway, tmp_path: Path, registry: str
+) -> None:
     key = fleet(gateway, "alice/plain", "generic-amd64")
     work = project(tmp_path, "dockerfile-plain")
     result = push(gateway, work, key, "alice/plain", "master")
@@ -30,11 +32,17 @@ def test_dockerfile_push_builds_publishes_and_records(gateway: Gateway, tmp_path
     assert f"Release: {detail['hash']} (id: {detail['id']})" in "\n".join(lines)
     assert run_image(image["image"]) == "rule=dockerfile"
     composition = detail["composition"]
-    for expected in ("privileged: true", "network_mode: host", "resin-data:/data", "restart: always",
-                     "io.balena.features.supervisor-api"):
+    for expected in (
+        "privileged: true",
+        "network_mode: host",
+        "resin-data:/data",
+        "restart: always",
+        "io.balena.features.supervisor-api",
+    ):
         assert expected in composition
-    manifest = urllib.request.Request(f"http://{registry}/v2/alice/plain/main/manifests/{detail['hash']}",
-                                      method="HEAD")
+    manifest = urllib.request.Request(
+        f"http://{registry}/v2/alice/plain/main/manifests/{detail['hash']}", method="HEAD"
+    )
     manifest.add_header("Accept", "application/vnd.docker.distribution.manifest.v2+json")
     with urllib.request.urlopen(manifest) as answer:
         assert answer.headers["Docker-Content-Digest"] == image["digest"]
@@ -69,9 +77,11 @@ def test_template_for_a_raspberry_pi_3_prints_its_arch_and_machine(gateway: Gate
 
 
 def test_resolution_order_at_the_root(gateway: Gateway, tmp_path: Path) -> None:
-    cases = [("dockerfile-devicetype", "raspberrypi3", "rule=device-type"),
-             ("dockerfile-arch", "raspberrypi3", "rule=arch"),
-             ("dockerfile-plain", "generic-amd64", "rule=dockerfile")]
+    cases = [
+        ("dockerfile-devicetype", "raspberrypi3", "rule=device-type"),
+        ("dockerfile-arch", "raspberrypi3", "rule=arch"),
+        ("dockerfile-plain", "generic-amd64", "rule=dockerfile"),
+    ]
     for name, device, expected in cases:
         slug = f"alice/{name}"
         key = fleet(gateway, slug, device)
@@ -81,12 +91,15 @@ def test_resolution_order_at_the_root(gateway: Gateway, tmp_path: Path) -> None:
         assert run_image(image, platform) == expected, name
 
 
-def test_compose_builds_every_service_by_its_own_rule_and_publishes_both(gateway: Gateway, tmp_path: Path,
-                                                                         registry: str) -> None:
+def test_compose_builds_every_service_by_its_own_rule_and_publishes_both(
+    gateway: Gateway, tmp_path: Path, registry: str
+) -> None:
     key = fleet(gateway, "alice/multi", "generic-amd64")
     result = push(gateway, project(tmp_path, "compose-two"), key, "alice/multi", "master")
     lines = remote_lines(result.stderr)
-    assert any(line.startswith("[first]") for line in lines) and any(line.startswith("[second]") for line in lines)
+    assert any(line.startswith("[first]") for line in lines) and any(
+        line.startswith("[second]") for line in lines
+    )
     detail = release(gateway, "alice/multi#1")
     images = {i["service"]: i["image"] for i in detail["images"]}
     assert set(images) == {"first", "second"}
@@ -133,7 +146,10 @@ def test_nocache_branch_rebuilds_the_same_commit_without_cache(gateway: Gateway,
     # Virtual: never stored, so the same push rebuilds again.
     push(gateway, work, key, "alice/nc", "master:balena-nocache")
     assert len(releases(gateway, "alice/nc")) == 3
-    assert "balena-nocache" not in git("ls-remote", gateway.url("alice/nc"), cwd=work, key=key, gw=gateway).stdout
+    assert (
+        "balena-nocache"
+        not in git("ls-remote", gateway.url("alice/nc"), cwd=work, key=key, gw=gateway).stdout
+    )
 
 
 def test_emulated_builds_run_as_armv7l_and_native_builds_record_the_native_builder(
@@ -154,7 +170,9 @@ def test_emulated_builds_run_as_armv7l_and_native_builds_record_the_native_build
         assert emulated["builder"] == "default" and "emulated" in emulated["options"]
         assert emulated["platform"] == "linux/arm/v7"
         image = emulated["images"][0]["image"]
-        inspect = subprocess.run([DOCKER, "image", "inspect", image], capture_output=True, text=True, check=True)
+        inspect = subprocess.run(
+            [DOCKER, "image", "inspect", image], capture_output=True, text=True, check=True
+        )
         config = json.loads(inspect.stdout)[0]
         assert (config["Architecture"], config.get("Variant")) == ("arm", "v7")
     assert "armv7l" in release(gateway, "alice/emu#3")["images"][0]["build_log"]
@@ -204,7 +222,7 @@ def test_a_failing_build_rejects_the_push_and_a_fixed_push_succeeds(gateway: Gat
     failed = release(gateway, "alice/br#2")
     assert failed["status"] == "failed" and "exit" in failed["error"]
     assert "fleetgate-broken-step" in failed["images"][0]["build_log"]
-    (broken / "Dockerfile").write_text("FROM busybox-fg\nCMD [\"echo\", \"fixed\"]\n")
+    (broken / "Dockerfile").write_text('FROM busybox-fg\nCMD ["echo", "fixed"]\n')
     git("commit", "-qam", "fix", cwd=broken)
     push(gateway, broken, key, "alice/br", "master", flags=("-f",))
     assert release(gateway, "alice/br#3")["status"] == "success"
@@ -227,7 +245,14 @@ def test_a_project_with_nothing_to_build_is_refused_with_what_was_looked_for(
 
 def test_unknown_push_option_is_refused(gateway: Gateway, tmp_path: Path) -> None:
     key = fleet(gateway, "alice/opt", "generic-amd64")
-    result = push(gateway, project(tmp_path, "dockerfile-plain"), key, "alice/opt", "master",
-                  flags=("-o", "turbo"), check=False)
+    result = push(
+        gateway,
+        project(tmp_path, "dockerfile-plain"),
+        key,
+        "alice/opt",
+        "master",
+        flags=("-o", "turbo"),
+        check=False,
+    )
     assert result.returncode == 1
     assert "unknown push option 'turbo'" in result.stderr
