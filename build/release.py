@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -72,6 +73,8 @@ class BuiltRelease:
     images: tuple[ServiceImage, ...]
     composition: str
     placement: Placement
+    build_seconds: float  # wall time waiting for the builders
+    publish_seconds: float  # wall time waiting for the registry
 
 
 class ServiceFailed(BuildFailed):
@@ -105,11 +108,14 @@ def build_release(
         plans = plan_services(project, tree.control_files, tree.files, config, given)
         placement = spec.placement
         on_status(_building_line(plans, placement))
+        started = time.monotonic()
         results = _build_all(plans, work, spec, settings, placement, on_line, cancelled)
+        built = time.monotonic()
         on_status("Uploading images" if settings.registry else "Keeping images in the local daemon")
         images = _publish_all(plans, results, spec, settings, placement)
+        published = time.monotonic()
         composition = composition_yaml(project, {i.service: i.reference for i in images})
-    return BuiltRelease(images, composition, placement)
+    return BuiltRelease(images, composition, placement, built - started, published - built)
 
 
 def _building_line(plans: tuple[ServicePlan, ...], placement: Placement) -> str:

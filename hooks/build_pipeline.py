@@ -1,4 +1,4 @@
-"""The receive pipeline: ref rules → release record → build → verdict, and the release's end after the ref moves.
+"""The receive pipeline: ref rules → release → build → verdict; the release ends after the ref moves.
 
 gitd calls `BuildPipeline` once per checked push, before any ref moves (DESIGN.md §2.3), so the push
 result always equals the deploy state: a failed build rejects the ref, a success moves master and then
@@ -92,7 +92,10 @@ class BuildPipeline:
         except Exception as e:  # every failure ends the release and rejects the ref, with its reason
             return Verdict.reject(update.ref, self._failed(release, e, out)), None
         self._record(release, built)
-        out.summary(release, built, time.monotonic() - started)
+        total = time.monotonic() - started
+        out.summary(release, built, total)
+        log.info("release %s built: docker %.3f s, registry %.3f s, total %.3f s", release.hash,
+                 built.build_seconds, built.publish_seconds, total)
         store_as = None if rule.moves == update.ref else rule.moves
         return Verdict.accept(update.ref, store_as), lambda results: self._finish(
             release, update, results, out

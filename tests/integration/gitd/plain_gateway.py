@@ -1,8 +1,9 @@
 """`fleetgate serve` with the branch-rules-only pipeline: gitd's tests exercise git, not Docker."""
 
+from fleetgate.hooks.default import accept_deploy_branches
+
 from fleetgate import serve, settings
 from fleetgate.db import Database
-from fleetgate.hooks.default import accept_deploy_branches
 
 if __name__ == "__main__":
     config = settings.load()
