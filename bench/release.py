@@ -55,20 +55,30 @@ class Gateway:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.port = free_port()
-        self.env = dict(os.environ, FLEETGATE_HOME=str(root / "home"), FLEETGATE_REGISTRY=REGISTRY,
-                        FLEETGATE_SSH_LISTEN=f"127.0.0.1:{self.port}")
+        self.env = dict(
+            os.environ,
+            FLEETGATE_HOME=str(root / "home"),
+            FLEETGATE_REGISTRY=REGISTRY,
+            FLEETGATE_SSH_LISTEN=f"127.0.0.1:{self.port}",
+        )
         self.log = root / "serve.log"
         with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(FLEETGATE + ["serve"], env=self.env, stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                FLEETGATE + ["serve"], env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
         self._wait()
         key = root / "key"
         run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key))
         run(*FLEETGATE, "user", "add", "bench", env=self.env)
         run(*FLEETGATE, "key", "add", "bench", f"{key}.pub", env=self.env)
         run(*FLEETGATE, "fleet", "create", "bench/app", "--device-type", "generic-amd64", env=self.env)
-        self.git_env = dict(os.environ, GIT_SSH_COMMAND=(
-            f"ssh -i {key} -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
-            "-o LogLevel=ERROR"))
+        self.git_env = dict(
+            os.environ,
+            GIT_SSH_COMMAND=(
+                f"ssh -i {key} -o IdentitiesOnly=yes -o StrictHostKeyChecking=no "
+                "-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+            ),
+        )
 
     def _wait(self) -> None:
         deadline = time.monotonic() + 20
@@ -100,8 +110,15 @@ def commit(work: Path, text: str) -> None:
 def push(gw: Gateway, work: Path, *flags: str) -> tuple[float, str, str]:
     """One push: wall seconds, the release hash it made, and its output."""
     started = time.monotonic()
-    output = run("git", "push", *flags, f"ssh://git@127.0.0.1:{gw.port}/bench/app.git", "master", cwd=work,
-                 env=gw.git_env)
+    output = run(
+        "git",
+        "push",
+        *flags,
+        f"ssh://git@127.0.0.1:{gw.port}/bench/app.git",
+        "master",
+        cwd=work,
+        env=gw.git_env,
+    )
     seconds = time.monotonic() - started
     found = re.search(r"Release: (\w+) \(id: \d+\)", output)
     if not found:
@@ -139,16 +156,24 @@ def main() -> None:
             gw.stop()
 
 
-def report(rounds: int, overheads: list[float], cold: list[float], warm: list[float], cached_hits: int) -> None:
+def report(
+    rounds: int, overheads: list[float], cold: list[float], warm: list[float], cached_hits: int
+) -> None:
     overhead = statistics.median(overheads)
     print(json.dumps({"rounds": rounds, "overhead_s": overheads, "cold_s": cold, "warm_s": warm}))
-    print(f"fleetgate overhead per push (median of {len(overheads)}): {overhead:.3f} s"
-          f"  (target < 1 s){'' if overhead < 1 else '  MISSED'}")
+    print(
+        f"fleetgate overhead per push (median of {len(overheads)}): {overhead:.3f} s"
+        f"  (target < 1 s){'' if overhead < 1 else '  MISSED'}"
+    )
     print(f"push -> release, no cache (median):            {statistics.median(cold):.2f} s")
-    print(f"re-push after a one-file change (median):      {statistics.median(warm):.2f} s"
-          f"  ratio {statistics.median(warm) / statistics.median(cold):.2f}x of the uncached push")
-    print(f"re-pushes whose expensive layer came from the cache: {cached_hits}/{rounds}"
-          f"{'' if cached_hits == rounds else '  MISSED'}")
+    print(
+        f"re-push after a one-file change (median):      {statistics.median(warm):.2f} s"
+        f"  ratio {statistics.median(warm) / statistics.median(cold):.2f}x of the uncached push"
+    )
+    print(
+        f"re-pushes whose expensive layer came from the cache: {cached_hits}/{rounds}"
+        f"{'' if cached_hits == rounds else '  MISSED'}"
+    )
 
 
 if __name__ == "__main__":

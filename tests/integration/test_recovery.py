@@ -1,13 +1,14 @@
-"""A start after a crash finishes what a push left half-done (DESIGN.md §2.3): against SQLite and PostgreSQL."""
+"""A start after a crash finishes what a push left half-done (DESIGN.md §2.3), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from fleetgate import fleets, releases, users
-from fleetgate.db import Database
 from fleetgate.gitd.repos import create_repository, repository_path
 from fleetgate.hooks.recovery import reconcile
+
+from fleetgate import fleets, releases, users
+from fleetgate.db import Database
 
 COMMIT_A, COMMIT_B = "a" * 40, "b" * 40
 
