@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from fleetgate import fleets, keys
 from fleetgate.db import Database
-
-from .pipeline import FleetRef
+from fleetgate.fleets import Fleet
 
 
 class Access:
@@ -19,13 +18,13 @@ class Access:
         with self.database.session(readonly=True) as session:
             return keys.find_key_owner(session, fingerprint)
 
-    def fleet_for(self, user: str, owner: str, name: str) -> FleetRef | None:
+    def fleet_for(self, user: str, owner: str, name: str) -> Fleet | None:
         """The fleet if it exists and `user` may use it; None for both "no such fleet" and "not allowed"."""
         with self.database.session(readonly=True) as session:
             fleet = fleets.find_fleet(session, owner, name)
             if fleet is None or not fleets.may_push(session, user, fleet.id):
                 return None
-            return FleetRef(fleet.id, fleet.owner, fleet.name, fleet.device_type)
+            return fleet
 
     def still_allowed(self, user: str, fingerprint: str, fleet_id: int) -> bool:
         """Checked again just before refs move: the key is still the user's and the user still a member."""

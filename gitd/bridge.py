@@ -67,15 +67,14 @@ class ChannelBridge:
 
     def write(self, data: bytes) -> None:
         """Write to the client's stdout and wait for the channel to take it (backpressure)."""
-        future = asyncio.run_coroutine_threadsafe(self._write(self._process.stdout, data), self._loop)
-        try:
-            future.result()
-        except Exception as e:
-            raise ChannelClosed(str(e)) from None
+        self._send(self._process.stdout, data)
 
     def write_stderr(self, data: bytes) -> None:
         """Write raw bytes to the SSH channel's stderr (shown unprefixed by git)."""
-        future = asyncio.run_coroutine_threadsafe(self._write(self._process.stderr, data), self._loop)
+        self._send(self._process.stderr, data)
+
+    def _send(self, stream, data: bytes) -> None:
+        future = asyncio.run_coroutine_threadsafe(self._write(stream, data), self._loop)
         try:
             future.result()
         except Exception as e:

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from fleetgate.fleets import Fleet
+
 ZERO_SHA = b"0" * 40
 
 
@@ -37,20 +39,6 @@ class Pusher:
     key_fingerprint: str
 
 
-@dataclass(frozen=True)
-class FleetRef:
-    """The fleet a push goes to, as gitd resolved it from the database."""
-
-    id: int
-    owner: str
-    name: str
-    device_type: str
-
-    @property
-    def slug(self) -> str:
-        return f"{self.owner}/{self.name}"
-
-
 class Progress(Protocol):
     """Writes lines to the pusher's terminal (side-band 2, shown as `remote: …`)."""
 
@@ -61,7 +49,7 @@ class Progress(Protocol):
 class Push:
     """A received, checked push waiting for the pipeline's verdicts."""
 
-    fleet: FleetRef
+    fleet: Fleet
     pusher: Pusher
     updates: tuple[RefUpdate, ...]
     options: tuple[str, ...]

@@ -14,15 +14,9 @@ from pathlib import Path
 
 from dulwich.object_store import DiskObjectStore
 
+from .durable import fsync_dir
+
 PREFIX = "incoming-"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Quarantine:
@@ -41,10 +35,10 @@ class Quarantine:
         target = self.objects_dir / "pack"
         for pack in sorted((self.path / "pack").glob("*.pack")):
             os.replace(pack, target / pack.name)
-        _fsync_dir(target)
+        fsync_dir(target)
         for idx in sorted((self.path / "pack").glob("*.idx")):
             os.replace(idx, target / idx.name)
-        _fsync_dir(target)
+        fsync_dir(target)
         self.discard()
 
     def discard(self) -> None:

@@ -26,6 +26,7 @@ from dulwich.protocol import (
 )
 from dulwich.refs import check_ref_format
 
+from fleetgate.fleets import Fleet
 from fleetgate.limits import Limits
 
 from .bridge import ChannelClosed
@@ -34,7 +35,6 @@ from .ingest import PackRejected, ingest_pack
 from .pipeline import (
     ZERO_SHA,
     Decision,
-    FleetRef,
     Pipeline,
     Push,
     Pusher,
@@ -72,7 +72,7 @@ class ProtocolViolation(ValueError):
 class ReceiveContext:
     """Everything one receive-pack session needs, resolved by the SSH edge."""
 
-    fleet: FleetRef
+    fleet: Fleet
     pusher: Pusher
     repo_path: Path
     limits: Limits

@@ -13,6 +13,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from .durable import fsync_dir
 from .pipeline import ZERO_SHA
 
 
@@ -27,14 +28,6 @@ class RefMove:
 
 class RefLocked(RuntimeError):
     """Another writer holds the ref's lock file."""
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class RefStore:
@@ -97,7 +90,7 @@ class RefStore:
             for m, (fd, lock, path) in held:
                 self._write(m, fd, lock, path)
             for parent in {path.parent for _, (_, _, path) in held}:
-                _fsync_dir(parent)
+                fsync_dir(parent)
         return {m.ref: "" for m in moves}
 
     @staticmethod
