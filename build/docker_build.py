@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 import queue
-import re
 import signal
 import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .build_output import VERTEX, failure_message, scan_output
+from .secret_mounts import inject_secret_mounts
 
 # Debian's 20.10 client by path: the newer client on PATH refuses DOCKER_BUILDKIT=1 without buildx, and the
 # SDK drives only the legacy builder (no secrets, no RUN --mount, no real --platform).
@@ -21,7 +23,6 @@ DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 LOG_CAP = 4 * 1024 * 1024
 LINE_CAP = 64 * 1024
 KILL_GRACE = 3.0
-SECRET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 class BuildFailed(Exception):
@@ -68,114 +69,6 @@ class BuildResult:
     image_id: str
     seconds: float
     log: str
-
-
-# --- Dockerfile rewriting (pure) ---------------------------------------------------------------------
-
-_DIRECTIVE = re.compile(r"^#\s*([A-Za-z]+)\s*=\s*(\S+)\s*$")
-_RUN = re.compile(r"^(\s*)(run)(\s+|$)", re.IGNORECASE)
-
-
-def _escape_char(lines: list[str]) -> str:
-    """The Dockerfile's escape character, from the parser directives at its top."""
-    for line in lines:
-        match = _DIRECTIVE.match(line.strip())
-        if not match:
-            break
-        if match.group(1).lower() == "escape" and match.group(2) in ("\\", "`"):
-            return match.group(2)
-    return "\\"
-
-
-def inject_secret_mounts(dockerfile_text: str, secret_ids: Iterable[str]) -> str:
-    """Add a secret mount per id to every RUN instruction, so each step sees /run/secrets/<id>."""
-    ids = list(secret_ids)
-    for secret_id in ids:
-        if not SECRET_ID.match(secret_id):
-            raise ValueError(f"bad build secret name {secret_id!r}: use letters, digits, '.', '_', '-'")
-    if not ids:
-        return dockerfile_text
-    mounts = " ".join(f"--mount=type=secret,id={i},target=/run/secrets/{i}" for i in ids)
-    lines = dockerfile_text.splitlines(keepends=True)
-    escape = _escape_char(lines)
-    continued = False  # inside an instruction continued from the previous line
-    out = []
-    for line in lines:
-        body = line.rstrip("\r\n")
-        stripped = body.strip()
-        # Comments and blank lines inside a continuation neither end it nor start an instruction.
-        if not stripped or stripped.startswith("#"):
-            out.append(line)
-            continue
-        match = None if continued else _RUN.match(body)
-        if match:
-            # Flags go right after RUN: valid before shell form, exec form and existing --mount flags.
-            ending = line[len(body) :]
-            rest = body[match.end() :]
-            body = f"{match.group(1)}{match.group(2)} {mounts}" + (f" {rest}" if rest else "")
-            line = body + ending
-        continued = body.rstrip().endswith(escape)
-        out.append(line)
-    return "".join(out)
-
-
-# --- Output scanning (pure) --------------------------------------------------------------------------
-
-_VERTEX = re.compile(r"^#(\d+) (.+)$")  # the first line of each vertex is its name
-_STAGE = re.compile(r"^\[[^\]]*\] ")  # "[2/3] " before a Dockerfile step's name
-# A missing or unreadable cache source marks its vertex ERROR, yet the build goes on and succeeds:
-# a previous release's image may be gone, and that is no reason to fail a push.
-_CACHE_IMPORT = "importing cache manifest from "
-_STEP_ERROR = re.compile(r"^#(\d+) ERROR: (.+)$")
-_EXIT_CODE = re.compile(r"exit code: (\d+)")
-_DAEMON_DOWN = re.compile(
-    r"cannot connect to the docker daemon|error during connect|is the docker daemon running", re.I
-)
-
-
-@dataclass(frozen=True)
-class _Scan:
-    """What the output said about failure, collected as lines arrive."""
-
-    steps: Mapping[str, str]
-    step_error: tuple[str, str] | None  # (step text, error text)
-    last_error: str | None
-    daemon_down: bool
-
-
-def scan_output(lines: Iterable[str]) -> _Scan:
-    """Find the failing step and error lines in BuildKit's plain output."""
-    steps: dict[str, str] = {}
-    step_error = None
-    last_error = None
-    daemon_down = False
-    for line in lines:
-        if m := _STEP_ERROR.match(line):
-            # Step output carries a timestamp (`#5 0.17 ERROR: …`): only the daemon's own line matches here.
-            name = steps.get(m.group(1), f"#{m.group(1)}")
-            if not name.startswith(_CACHE_IMPORT):
-                step_error = step_error or (name, m.group(2))
-        elif m := _VERTEX.match(line):
-            steps.setdefault(m.group(1), _STAGE.sub("", m.group(2)))
-        elif line.lower().startswith(("error:", "failed to solve", "executor failed")):
-            last_error = line.removeprefix("ERROR: ").removeprefix("error: ")
-        if _DAEMON_DOWN.search(line):
-            daemon_down = True
-    return _Scan(steps, step_error, last_error, daemon_down)
-
-
-def failure_message(scan: _Scan, returncode: int) -> str | None:
-    """The one-line reason a build failed, or None when nothing in the output says it failed."""
-    if scan.step_error:
-        step, error = scan.step_error
-        if code := _EXIT_CODE.search(error):
-            return f"build failed: step '{step}' exited with code {code.group(1)}"
-        return f"build failed: step '{step}': {error}"
-    if scan.last_error:
-        return f"build failed: {scan.last_error}"
-    if returncode != 0:
-        return f"build failed: docker build exited with code {returncode}"
-    return None
 
 
 # --- Running the CLI ---------------------------------------------------------------------------------
@@ -333,7 +226,7 @@ def _trimmed(log: list[str]) -> list[str]:
     seen: set[str] = set()
     headers = []
     for line in log[:cut]:
-        if (m := _VERTEX.match(line)) and m.group(1) not in seen:
+        if (m := VERTEX.match(line)) and m.group(1) not in seen:
             seen.add(m.group(1))
             headers.append(line)
     return [*headers, "[log truncated]", *log[cut:]]

@@ -1,8 +1,4 @@
-"""`fleetgate release list|show`: the releases of a fleet, with their images and build logs (DESIGN.md §3).
-
-The helpers of fleetgate.cli are imported when a command runs, not at import time: cli.py imports this
-module, and `python -m fleetgate.cli` would otherwise import cli.py twice over a half-made module.
-"""
+"""`fleetgate release list|show`: the releases of a fleet, with their images and build logs (DESIGN.md §3)."""
 
 from __future__ import annotations
 
@@ -11,8 +7,10 @@ from typing import Any
 
 import click
 
-from . import fleets, releases
-from .releases import Release, ReleaseImage
+from . import fleets, release_images, releases
+from .cli_output import format_time, print_table, to_json
+from .release_images import ReleaseImage
+from .releases import Release
 
 
 def _duration(span: timedelta | float | None) -> str:
@@ -81,26 +79,22 @@ def release() -> None:
 @click.pass_context
 def release_list(ctx: click.Context, slug: str, status: str | None, as_json: bool) -> None:
     """List a fleet's releases, newest first."""
-    from .cli import _json, _table, _when
-
     with ctx.find_root().obj.database.session(readonly=True) as session:
         fleet = fleets.get_fleet(session, *fleets.parse_slug(slug))
         found = releases.list_releases(session, fleet.id, status)
     if as_json:
-        click.echo(_json([_facts(r) for r in found]))
+        click.echo(to_json([_facts(r) for r in found]))
         return
     header = ("ID", "HASH", "STATUS", "COMMIT", "BRANCH", "CREATED", "BY", "DURATION")
     rows = (
-        (r.number, r.short_hash, r.status, r.commit[:7], _branch(r.branch), _when(r.created_at))
+        (r.number, r.short_hash, r.status, r.commit[:7], _branch(r.branch), format_time(r.created_at))
         + (r.created_by_user, _duration(r.duration))
         for r in found
     )
-    _table(header, rows)
+    print_table(header, rows)
 
 
 def _show_facts(release: Release) -> None:
-    from .cli import _when
-
     lines = [
         ("release", release.name),
         ("id", release.number),
@@ -111,8 +105,8 @@ def _show_facts(release: Release) -> None:
         ("options", ", ".join(release.options) or "-"),
         ("note", release.note or "-"),
         ("created by", f"{release.created_by_user} ({release.created_by_key})"),
-        ("created", _when(release.created_at)),
-        ("finished", "-" if release.finished_at is None else _when(release.finished_at)),
+        ("created", format_time(release.created_at)),
+        ("finished", "-" if release.finished_at is None else format_time(release.finished_at)),
         ("duration", _duration(release.duration)),
         ("builder", release.builder),
         ("platform", release.platform),
@@ -124,14 +118,12 @@ def _show_facts(release: Release) -> None:
 
 
 def _show_images(images: list[ReleaseImage]) -> None:
-    from .cli import _table
-
     click.echo("")
     if not images:
         click.echo("no images recorded")
         return
     rows = ((i.service, i.image, _size(i.size), _duration(i.build_seconds)) for i in images)
-    _table(("SERVICE", "IMAGE", "SIZE", "BUILD TIME"), rows)
+    print_table(("SERVICE", "IMAGE", "SIZE", "BUILD TIME"), rows)
 
 
 def _show_texts(release: Release, images: list[ReleaseImage]) -> None:
@@ -149,13 +141,11 @@ def _show_texts(release: Release, images: list[ReleaseImage]) -> None:
 @click.pass_context
 def release_show(ctx: click.Context, spec: str, as_json: bool) -> None:
     """Show a release (OWNER/NAME#N, its hash or a unique hash prefix) with its images and build logs."""
-    from .cli import _json
-
     with ctx.find_root().obj.database.session(readonly=True) as session:
         found = releases.find_release(session, spec)
-        images = releases.images_of(session, found.id)
+        images = release_images.images_of(session, found.id)
     if as_json:
-        click.echo(_json({**_facts(found), "images": images}))
+        click.echo(to_json({**_facts(found), "images": images}))
         return
     _show_facts(found)
     _show_images(images)

@@ -1,8 +1,9 @@
-"""Releases: the record of each build of a pushed commit, and its images (DESIGN.md §2.4 *record*).
+"""Releases: the record of each build of a pushed commit (DESIGN.md §2.4 *record*).
 
 A release is born `running` with a build lease (fleetgate.leases, kind `LEASE_KIND`, subject the
 release hash) held by the node that builds it; it ends `success`, `failed`, `cancelled` or, when its
-node died, `interrupted`. Its number is the per-fleet `id: N` users see.
+node died, `interrupted` (fleetgate.release_leases). Its number is the per-fleet `id: N` users see.
+Its images are in fleetgate.release_images.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ LEASE_KIND = "release"
 LEASE_TTL = 60.0  # seconds; the builder heartbeats well within it
 STATUSES = ("running", "success", "failed", "cancelled", "interrupted")
 ENDINGS = STATUSES[1:]
-IMAGE_STATUSES = ("building", "success", "failed", "cancelled", "interrupted")
 OPTIONS = ("nocache", "emulated", "detach", "plain")  # in the order they are stored and shown
 COMMIT = re.compile(r"[0-9a-f]{40}")
 HASH_PREFIX = re.compile(r"[0-9a-f]{4,32}")
@@ -72,20 +72,6 @@ class Release:
     def duration(self) -> timedelta | None:
         """How long the build took; None while it runs."""
         return None if self.finished_at is None else self.finished_at - self.created_at
-
-
-@dataclass(frozen=True)
-class ReleaseImage:
-    """The image one service of a release was built into."""
-
-    release_id: int
-    service: str
-    image: str
-    digest: str | None
-    size: int | None
-    build_seconds: float | None
-    build_log: str
-    status: str
 
 
 def _text(value: str | None) -> str | None:
@@ -192,50 +178,6 @@ def start_release(
     return _by_id(session, row.id)
 
 
-def record_image(
-    session: Session,
-    release_id: int,
-    service: str,
-    image: str,
-    digest: str | None,
-    size: int | None,
-    build_seconds: float | None,
-    build_log: str,
-    status: str,
-) -> ReleaseImage:
-    """Record (or replace) the image row of one service of a running release."""
-    if status not in IMAGE_STATUSES:
-        raise ReleaseError(f"unknown image status {status!r}; use one of: {', '.join(IMAGE_STATUSES)}")
-    release = _by_id(session, release_id)
-    if release.status != "running":
-        raise ReleaseError(f"release {release.name} is {release.status}; only a running release gets images")
-    row = session.scalar(
-        select(models.ReleaseImage).where(
-            models.ReleaseImage.release_id == release_id, models.ReleaseImage.service == service
-        )
-    )
-    if row is None:
-        row = models.ReleaseImage(release_id=release_id, service=service)
-        session.add(row)
-    row.image, row.digest, row.size, row.build_seconds = image, digest, size, build_seconds
-    row.build_log, row.status = _text(build_log) or "", status
-    session.flush()
-    return _image(row)
-
-
-def _image(row: models.ReleaseImage) -> ReleaseImage:
-    return ReleaseImage(
-        release_id=row.release_id,
-        service=row.service,
-        image=row.image,
-        digest=row.digest,
-        size=row.size,
-        build_seconds=row.build_seconds,
-        build_log=row.build_log,
-        status=row.status,
-    )
-
-
 def _end(session: Session, release_id: int, status: str, now: datetime, **values: str | None) -> bool:
     # Compare-and-swap on `running`: of a builder finishing and a sweep interrupting, exactly one wins.
     ended = session.execute(
@@ -296,67 +238,10 @@ def set_composition(session: Session, release_id: int, composition: str) -> Rele
     return release
 
 
-def heartbeat(
-    session: Session, release: Release, ttl: float = LEASE_TTL, now: datetime | None = None
-) -> bool:
-    """Extend the build lease of `release` by `ttl` seconds; False once the release was lost or ended."""
-    now = now or utcnow()
-    running = select(models.Release.id).where(
-        models.Release.id == release.id, models.Release.status == "running"
-    )
-    renewed = session.execute(
-        update(models.Lease)
-        .where(
-            models.Lease.kind == LEASE_KIND,
-            models.Lease.subject == release.hash,
-            models.Lease.node_id == release.node_id,
-            running.exists(),
-        )
-        .values(heartbeat=now, expires=now + timedelta(seconds=ttl))
-        .execution_options(synchronize_session=False)
-    )
-    return renewed.rowcount == 1
-
-
-def _drop_lease(session: Session, release: Release, node_id: str | None, now: datetime) -> bool:
-    """Delete the release's lease when it is dead; False when a live holder still builds it."""
-    lease = leases.held(session, LEASE_KIND, release.hash, now)
-    ours = node_id is not None and release.node_id == node_id
-    if lease is not None and not (ours and lease.node_id == node_id):
-        return False
-    # At this node's start its own leases are stale even if unexpired: the process that held them is gone.
-    dead = models.Lease.expires <= now
-    if ours:
-        dead = dead | (models.Lease.node_id == node_id)
-    gone = session.execute(
-        delete(models.Lease)
-        .where(models.Lease.kind == LEASE_KIND, models.Lease.subject == release.hash, dead)
-        .execution_options(synchronize_session=False)
-    )
-    # Nothing deleted: either there was no lease at all, or it was renewed meanwhile (then it lives).
-    return gone.rowcount == 1 or leases.held(session, LEASE_KIND, release.hash, now) is None
-
-
 def list_running(session: Session) -> list[Release]:
     """Every release still `running`, oldest first."""
     rows = session.execute(_query().where(models.Release.status == "running").order_by(models.Release.id))
     return [_release(*found) for found in rows]
-
-
-def mark_interrupted(
-    session: Session, node_id: str | None = None, now: datetime | None = None
-) -> list[Release]:
-    """Mark `interrupted` the running releases no live lease covers; given `node_id`, also its own."""
-    now = now or utcnow()
-    running = session.execute(_query().where(models.Release.status == "running").order_by(models.Release.id))
-    ended = []
-    for release in [_release(*found) for found in running]:
-        if not _drop_lease(session, release, node_id, now):
-            continue
-        why = f"the gateway node {release.node_id} stopped while building; push again to rebuild"
-        if _end(session, release.id, "interrupted", now, error=why):
-            ended.append(_by_id(session, release.id))
-    return ended
 
 
 def list_releases(session: Session, fleet_id: int, status: str | None = None) -> list[Release]:
@@ -373,16 +258,6 @@ def latest_success(session: Session, fleet_id: int) -> Release | None:
     """The fleet's newest successful release, None before the first."""
     found = list_releases(session, fleet_id, "success")
     return found[0] if found else None
-
-
-def images_of(session: Session, release_id: int) -> list[ReleaseImage]:
-    """The release's images by service name."""
-    rows = session.scalars(
-        select(models.ReleaseImage)
-        .where(models.ReleaseImage.release_id == release_id)
-        .order_by(models.ReleaseImage.service)
-    )
-    return [_image(row) for row in rows]
 
 
 def _numbered(session: Session, slug: str, number: int) -> Release:

@@ -21,7 +21,7 @@ from fleetgate.build.publish import PublishFailed
 from fleetgate.build.release import BuildSettings, BuiltRelease, ReleaseSpec, ServiceFailed, build_release
 from fleetgate.gitd.pipeline import Decision, Progress, Push, RefResult, RefUpdate, Verdict
 
-from fleetgate import releases
+from fleetgate import release_images, release_leases, releases
 from fleetgate.db import Database
 from fleetgate.device_types import device_type
 
@@ -128,7 +128,7 @@ class BuildPipeline:
             while not done.wait(releases.LEASE_TTL / 3):
                 try:
                     with self.database.session() as session:
-                        releases.heartbeat(session, release)
+                        release_leases.heartbeat(session, release)
                 except Exception:  # a missed beat is retried; the lease outlives two of them
                     log.warning("could not renew the lease of release %s", release.hash, exc_info=True)
 
@@ -148,12 +148,12 @@ class BuildPipeline:
             previous = releases.latest_success(session, fleet_id)
             if previous is None:
                 return {}
-            return {i.service: i.image for i in releases.images_of(session, previous.id)}
+            return {i.service: i.image for i in release_images.images_of(session, previous.id)}
 
     def _record(self, release: releases.Release, built: BuiltRelease) -> None:
         with self.database.session() as session:
             for image in built.images:
-                releases.record_image(
+                release_images.record_image(
                     session,
                     release.id,
                     image.service,
@@ -175,7 +175,7 @@ class BuildPipeline:
         logs = error.logs if isinstance(error, ServiceFailed) else {}
         with self.database.session() as session:
             for service, text in logs.items():
-                releases.record_image(
+                release_images.record_image(
                     session, release.id, service, "(not built)", None, None, None, text, "failed"
                 )
             releases.finish_release(session, release.id, status, error=reason)

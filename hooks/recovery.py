@@ -8,7 +8,7 @@ from pathlib import Path
 from fleetgate.gitd.refs import RefStore
 from fleetgate.gitd.repos import repository_path
 
-from fleetgate import releases
+from fleetgate import release_leases, releases
 from fleetgate.db import Database
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ def reconcile(database: Database, repositories: Path, node_id: str) -> tuple[int
             if master == release.commit and release.composition:
                 releases.finish_release(session, release.id, "success")
                 succeeded += 1
-        interrupted = releases.mark_interrupted(session, node_id=node_id)
+        interrupted = release_leases.mark_interrupted(session, node_id=node_id)
     for release in interrupted:
         log.info("release %s was interrupted by a restart", release.name)
     return succeeded, len(interrupted)

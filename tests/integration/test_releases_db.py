@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from fleetgate import fleets, leases, models, releases, users
+from fleetgate import fleets, leases, models, release_images, release_leases, releases, users
 from fleetgate.db import Database
 from fleetgate.models import utcnow
 from fleetgate.releases import ReleaseError
@@ -120,10 +120,10 @@ def test_concurrent_starts_get_distinct_numbers(database: Database, fleet_ids) -
 def test_images_and_success(database: Database, fleet_ids) -> None:
     with database.session() as session:
         made = start(session, fleet_ids[0])
-        releases.record_image(
+        release_images.record_image(
             session, made.id, "main", "reg/alice/web/main:h", None, None, None, "", "building"
         )
-        image = releases.record_image(
+        image = release_images.record_image(
             session,
             made.id,
             "main",
@@ -134,12 +134,12 @@ def test_images_and_success(database: Database, fleet_ids) -> None:
             "Step 1/1\n",
             "success",
         )
-        releases.record_image(
+        release_images.record_image(
             session, made.id, "db", "reg/alice/web/db:h", "sha256:b", 10, 1.0, "ok", "success"
         )
         done = releases.finish_release(session, made.id, "success", composition=COMPOSITION)
         assert leases.held(session, releases.LEASE_KIND, made.hash) is None
-        assert [i.service for i in releases.images_of(session, made.id)] == ["db", "main"]
+        assert [i.service for i in release_images.images_of(session, made.id)] == ["db", "main"]
     assert (image.service, image.size, image.build_seconds, image.build_log) == (
         "main",
         1234,
@@ -152,19 +152,19 @@ def test_images_and_success(database: Database, fleet_ids) -> None:
         releases.finish_release(session, made.id, "failed", error="late")
     assert str(error.value) == "release alice/web#1 is success already; only a running one can end"
     with database.session() as session, pytest.raises(ReleaseError) as error:
-        releases.record_image(session, made.id, "main", "x", None, None, None, "", "success")
+        release_images.record_image(session, made.id, "main", "x", None, None, None, "", "success")
     assert str(error.value) == "release alice/web#1 is success; only a running release gets images"
 
 
 def test_failure_keeps_logs_and_ends_images_still_building(database: Database, fleet_ids) -> None:
     with database.session() as session:
         made = start(session, fleet_ids[0])
-        releases.record_image(
+        release_images.record_image(
             session, made.id, "a", "i:a", None, None, 3.0, "Step 2/4 : RUN false\n", "failed"
         )
-        releases.record_image(session, made.id, "b", "i:b", None, None, None, "Step 1/4\n", "building")
+        release_images.record_image(session, made.id, "b", "i:b", None, None, None, "Step 1/4\n", "building")
         done = releases.finish_release(session, made.id, "failed", error="service a: RUN false returned 1")
-        images = releases.images_of(session, made.id)
+        images = release_images.images_of(session, made.id)
     assert (done.status, done.error, done.composition) == ("failed", "service a: RUN false returned 1", None)
     assert [(i.service, i.status, i.build_log) for i in images] == [
         ("a", "failed", "Step 2/4 : RUN false\n"),
@@ -198,7 +198,9 @@ def test_mark_interrupted_spares_live_leases_of_other_nodes(database: Database, 
         dead = start(session, api, node="node-b", ttl=0)  # node-b stopped heartbeating
         live = start(session, web, node="node-c", ttl=600)  # node-c is building right now
     with database.session() as session:
-        ended = releases.mark_interrupted(session, node_id="node-a", now=utcnow() + timedelta(seconds=1))
+        ended = release_leases.mark_interrupted(
+            session, node_id="node-a", now=utcnow() + timedelta(seconds=1)
+        )
     assert sorted(r.name for r in ended) == ["alice/api#1", "alice/web#1"]
     assert {r.status for r in ended} == {"interrupted"}
     assert all(r.finished_at is not None for r in ended)
@@ -213,8 +215,8 @@ def test_mark_interrupted_spares_live_leases_of_other_nodes(database: Database, 
         assert leases.held(session, releases.LEASE_KIND, mine.hash) is None
         assert leases.held(session, releases.LEASE_KIND, dead.hash) is None
         # A sweep without a node id leaves node-c alone while its lease lives, and takes it once it lapses.
-        assert releases.mark_interrupted(session, now=utcnow()) == []
-        later = releases.mark_interrupted(session, now=utcnow() + timedelta(seconds=601))
+        assert release_leases.mark_interrupted(session, now=utcnow()) == []
+        later = release_leases.mark_interrupted(session, now=utcnow() + timedelta(seconds=601))
     assert [r.name for r in later] == ["alice/web#2"]
 
 
@@ -223,7 +225,7 @@ def test_a_renewed_lease_is_not_interrupted(database: Database, fleet_ids) -> No
         made = start(session, fleet_ids[0], node="node-b", ttl=1)
         lease = leases.held(session, releases.LEASE_KIND, made.hash)
         assert leases.heartbeat(session, lease, ttl=600) is not None
-        assert releases.mark_interrupted(session, now=utcnow() + timedelta(seconds=5)) == []
+        assert release_leases.mark_interrupted(session, now=utcnow() + timedelta(seconds=5)) == []
 
 
 def test_the_interrupted_builder_learns_it_lost(database: Database, fleet_ids) -> None:
@@ -231,7 +233,7 @@ def test_the_interrupted_builder_learns_it_lost(database: Database, fleet_ids) -
         made = start(session, fleet_ids[0], node="node-b", ttl=0)
         lease = leases.held(session, releases.LEASE_KIND, made.hash, now=utcnow() - timedelta(seconds=5))
     with database.session() as session:
-        assert [r.id for r in releases.mark_interrupted(session, node_id="node-a")] == [made.id]
+        assert [r.id for r in release_leases.mark_interrupted(session, node_id="node-a")] == [made.id]
     with database.session() as session:
         assert leases.heartbeat(session, lease, ttl=60) is None
         with pytest.raises(ReleaseError, match="is interrupted already"):
@@ -252,10 +254,10 @@ def test_heartbeat_keeps_a_long_build_alive(database: Database, fleet_ids) -> No
     with database.session() as session:
         made = start(session, fleet_ids[0], node="node-b", ttl=30)
         later = utcnow() + timedelta(seconds=25)
-        assert releases.heartbeat(session, made, ttl=30, now=later) is True
-        assert releases.mark_interrupted(session, now=later + timedelta(seconds=20)) == []
-        assert releases.mark_interrupted(session, now=later + timedelta(seconds=31)) != []
-        assert releases.heartbeat(session, made, ttl=30) is False
+        assert release_leases.heartbeat(session, made, ttl=30, now=later) is True
+        assert release_leases.mark_interrupted(session, now=later + timedelta(seconds=20)) == []
+        assert release_leases.mark_interrupted(session, now=later + timedelta(seconds=31)) != []
+        assert release_leases.heartbeat(session, made, ttl=30) is False
 
 
 def test_list_and_latest_success(database: Database, fleet_ids) -> None:
@@ -339,7 +341,7 @@ def test_removing_a_fleet_removes_its_releases_and_images(database: Database, fl
     web, api = fleet_ids
     with database.session() as session:
         made = start(session, web)
-        releases.record_image(session, made.id, "main", "i", None, None, None, "log", "building")
+        release_images.record_image(session, made.id, "main", "i", None, None, None, "log", "building")
         kept = start(session, api)
     with database.session() as session:
         fleets.remove_fleet(session, "alice", "web")

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import update
 
-from fleetgate import models, releases
+from fleetgate import models, release_images, releases
 from fleetgate.cli import cli
 from fleetgate.cli_release import _duration, _size
 from fleetgate.db import Database
@@ -44,7 +44,7 @@ def pushed(run, database_url: str) -> Iterator[None]:
     with database.session() as session:
         fleet_id = session.query(models.Fleet.id).scalar()
         first = start(session, fleet_id, [])
-        releases.record_image(
+        release_images.record_image(
             session,
             first.id,
             "main",
@@ -57,7 +57,7 @@ def pushed(run, database_url: str) -> Iterator[None]:
         )
         releases.finish_release(session, first.id, "success", composition=COMPOSITION)
         second = start(session, fleet_id, ["nocache"], branch="refs/heads/balena-nocache", note="retry")
-        releases.record_image(
+        release_images.record_image(
             session,
             second.id,
             "db",
@@ -68,7 +68,7 @@ def pushed(run, database_url: str) -> Iterator[None]:
             "Step 1/1 : FROM busybox\n",
             "success",
         )
-        releases.record_image(
+        release_images.record_image(
             session,
             second.id,
             "main",

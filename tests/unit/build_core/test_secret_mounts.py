@@ -3,13 +3,9 @@
 from pathlib import Path
 
 import pytest
-from fleetgate.build.docker_build import (
-    BuildRequest,
-    build_command,
-    failure_message,
-    inject_secret_mounts,
-    scan_output,
-)
+from fleetgate.build.build_output import failure_message, scan_output
+from fleetgate.build.docker_build import BuildRequest, build_command
+from fleetgate.build.secret_mounts import inject_secret_mounts
 
 M = "--mount=type=secret,id=token,target=/run/secrets/token"
 M2 = "--mount=type=secret,id=api.key,target=/run/secrets/api.key"

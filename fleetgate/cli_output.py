@@ -1,0 +1,49 @@
+"""How the `fleetgate` command prints: one-line errors, tables, UTC times and `--json` (DESIGN.md §3)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, TextIO
+
+import click
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
+class Failure(click.ClickException):
+    """Ends the command with exit status 1 and one line on stderr."""
+
+    exit_code = 1
+
+    def show(self, file: TextIO | None = None) -> None:
+        """Print `fleetgate: error: <message>`."""
+        click.echo(f"fleetgate: error: {self.message}", err=True)
+
+
+def to_json(value: Any) -> str:
+    """`value` as indented JSON; times in ISO 8601, dataclasses as objects."""
+
+    def default(item: Any) -> Any:
+        if isinstance(item, datetime):
+            return item.isoformat()
+        if dataclasses.is_dataclass(item) and not isinstance(item, type):
+            return dataclasses.asdict(item)
+        raise TypeError(f"cannot serialise {type(item).__name__}")
+
+    return json.dumps(value, default=default, indent=2)
+
+
+def print_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """Print rows under a header, each column as wide as its widest cell."""
+    lines = [list(header), *([str(cell) for cell in row] for row in rows)]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    for line in lines:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+
+
+def format_time(moment: datetime) -> str:
+    """`2025-03-01 09:30:00 UTC`."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
