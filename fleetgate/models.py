@@ -182,3 +182,20 @@ class ReleaseImage(Base):
     build_seconds: Mapped[float | None] = mapped_column(Float)
     build_log: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))
+
+
+class PushTicket(Base):
+    """A push's place in its fleet's line: `waiting`, `holding` the fleet, or `superseded` (DESIGN.md §2.2).
+
+    Rows, not session locks: a lock held for a whole push would pin a pooled connection, and the line
+    must be shared by every gateway node on one PostgreSQL (§8).
+    """
+
+    __tablename__ = "push_tickets"
+    __table_args__ = (CheckConstraint("state IN ('waiting', 'holding', 'superseded')", name="state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # arrival order: the newest is the highest
+    fleet_id: Mapped[int] = mapped_column(ForeignKey("fleets.id", ondelete="CASCADE"), index=True)
+    node_id: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16))
+    expires: Mapped[datetime] = mapped_column(UTCDateTime)

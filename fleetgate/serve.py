@@ -44,6 +44,7 @@ def build_gateway(settings: Settings, database: Database, pipeline=None):
         host_key_path=settings.host_key_path,
         repositories=settings.repositories,
         limits=settings.limits,
+        node_id=settings.node_id,
     )
     return Gateway(config, Access(database), pipeline or _pipeline(settings, database))
 
@@ -71,8 +72,11 @@ def run(settings: Settings, database: Database, pipeline=None) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings.repositories.mkdir(parents=True, exist_ok=True)
+    from fleetgate import push_queue
     from fleetgate.hooks.recovery import reconcile
 
+    with database.session() as session:
+        push_queue.clear_node(session, settings.node_id)
     succeeded, interrupted = reconcile(database, settings.repositories, settings.node_id)
     if succeeded or interrupted:
         log.info("after a restart: %d releases finished, %d interrupted", succeeded, interrupted)

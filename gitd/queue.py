@@ -1,15 +1,26 @@
 """One push per fleet at a time, with a waiting line in which the newest push wins (DESIGN.md §2.2).
 
-The lock is taken before the ref advertisement, so every push sees the refs as the previous push
-left them. When the holder finishes and several pushes wait, the newest gets the fleet and the
-others are told they were superseded: they would build a state the newer push replaces anyway.
+The hold is taken before the ref advertisement, so every push sees the refs as the previous push left
+them. When the holder finishes and several pushes wait, the newest gets the fleet and the others are
+told they were superseded: they would build a state the newer push replaces anyway. The line lives in
+the database (fleetgate.push_queue), so gateway nodes sharing one database share it; this module is
+its asyncio face, running each short transaction in the lookup pool.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
+
+from fleetgate import push_queue
+from fleetgate.db import Database
+
+POLL_SECONDS = 0.2
+log = logging.getLogger(__name__)
 
 
 class Superseded(Exception):
@@ -20,52 +31,63 @@ class WaitTimeout(Exception):
     """The push waited longer than the wait limit."""
 
 
+Run = Callable[..., Awaitable[Any]]  # runs a blocking function off the event loop
+
+
 class FleetQueue:
-    """Per-fleet exclusive holds for the pushes of this gateway process."""
+    """Per-fleet exclusive holds shared by every node on the database."""
 
-    def __init__(self) -> None:
-        self._busy: set[int] = set()
-        self._waiting: dict[int, list[asyncio.Future[None]]] = {}
+    def __init__(self, database: Database, node_id: str, run: Run) -> None:
+        self.database = database
+        self.node_id = node_id
+        self._run = run
 
-    def waiting(self, fleet_id: int) -> int:
-        """How many pushes wait for this fleet."""
-        return sum(1 for f in self._waiting.get(fleet_id, ()) if not f.done())
+    def _join(self, fleet_id: int) -> tuple[push_queue.Ticket, push_queue.Turn]:
+        with self.database.session() as session:
+            return push_queue.join(session, fleet_id, self.node_id)
+
+    def _poll(self, ticket: push_queue.Ticket) -> push_queue.Turn:
+        with self.database.session() as session:
+            return push_queue.poll(session, ticket)
+
+    def _leave(self, ticket: push_queue.Ticket) -> None:
+        with self.database.session() as session:
+            push_queue.leave(session, ticket)
 
     @asynccontextmanager
     async def hold(self, fleet_id: int, notify: Callable[[int], None], timeout: float) -> AsyncIterator[None]:
-        """Hold the fleet for the block; `notify(position)` is called when the push has to wait."""
-        if fleet_id in self._busy:
-            await self._wait(fleet_id, notify, timeout)
-        else:
-            self._busy.add(fleet_id)
+        """Hold the fleet for the block; `notify(position)` is called while the push waits."""
+        ticket, turn = await self._run(self._join, fleet_id)
         try:
-            yield
+            if turn.state != "holding":
+                await self._wait(ticket, turn, notify, timeout)
+            keeper = asyncio.create_task(self._keep(ticket))
+            try:
+                yield
+            finally:
+                keeper.cancel()
         finally:
-            self._release(fleet_id)
+            await asyncio.shield(self._run(self._leave, ticket))
 
-    async def _wait(self, fleet_id: int, notify: Callable[[int], None], timeout: float) -> None:
-        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        line = self._waiting.setdefault(fleet_id, [])
-        line.append(turn)
-        notify(self.waiting(fleet_id))
-        try:
-            await asyncio.wait_for(asyncio.shield(turn), timeout)
-        except TimeoutError:
-            if turn.done() and not turn.exception():
-                return  # the turn came just as the wait ran out: take it
-            turn.cancel()
-            raise WaitTimeout from None
-        except BaseException:
-            if turn.done() and not turn.cancelled() and not turn.exception():
-                self._release(fleet_id)  # got the turn but is being cancelled: pass it on
-            turn.cancel()
-            raise
+    async def _wait(self, ticket, turn, notify: Callable[[int], None], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        told = 0
+        while turn.state == "waiting":
+            if turn.position != told:
+                told = turn.position
+                notify(told)
+            if time.monotonic() > deadline:
+                raise WaitTimeout
+            await asyncio.sleep(POLL_SECONDS)
+            turn = await self._run(self._poll, ticket)
+        if turn.state == "superseded":
+            raise Superseded
 
-    def _release(self, fleet_id: int) -> None:
-        line = [f for f in self._waiting.pop(fleet_id, []) if not f.done()]
-        if not line:
-            self._busy.discard(fleet_id)
-            return
-        for older in line[:-1]:
-            older.set_exception(Superseded())
-        line[-1].set_result(None)
+    async def _keep(self, ticket) -> None:
+        """Refresh the held ticket, so that other nodes do not take it for a dead one."""
+        while True:
+            await asyncio.sleep(push_queue.TICKET_TTL / 3)
+            try:
+                await self._run(self._poll, ticket)
+            except Exception:  # retried on the next beat; the ticket outlives two missed ones
+                log.warning("could not refresh the push ticket of fleet %s", ticket.fleet_id, exc_info=True)

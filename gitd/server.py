@@ -42,6 +42,7 @@ class GatewayConfig:
     host_key_path: Path
     repositories: Path
     limits: Limits
+    node_id: str
 
 
 class Gateway:
@@ -51,7 +52,7 @@ class Gateway:
         self.config = config
         self.access = access
         self.pipeline = pipeline
-        self.queue = FleetQueue()
+        self.queue = FleetQueue(access.database, config.node_id, self.lookup)
         self.pool = ThreadPoolExecutor(config.limits.workers, thread_name_prefix="push")
         self.lookups = ThreadPoolExecutor(4, thread_name_prefix="lookup")
         self.unauthenticated = 0

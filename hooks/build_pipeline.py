@@ -94,8 +94,13 @@ class BuildPipeline:
         self._record(release, built)
         total = time.monotonic() - started
         out.summary(release, built, total)
-        log.info("release %s built: docker %.3f s, registry %.3f s, total %.3f s", release.hash,
-                 built.build_seconds, built.publish_seconds, total)
+        log.info(
+            "release %s built: docker %.3f s, registry %.3f s, total %.3f s",
+            release.hash,
+            built.build_seconds,
+            built.publish_seconds,
+            total,
+        )
         store_as = None if rule.moves == update.ref else rule.moves
         return Verdict.accept(update.ref, store_as), lambda results: self._finish(
             release, update, results, out

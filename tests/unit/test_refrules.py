@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from fleetgate.build.plan import BuildOptions
 from fleetgate.hooks.options import OptionRefused, build_options
 from fleetgate.hooks.refrules import RefRefused, rule_for

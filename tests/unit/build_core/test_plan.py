@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from fleetgate.build.plan import Builder, place
+
 from fleetgate.device_types import device_type
 
 X86 = Builder("x86", "unix:///x86.sock", frozenset({"amd64"}))
