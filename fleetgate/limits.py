@@ -21,3 +21,4 @@ class Limits:
     unauthenticated_connections: int = 64
     keepalive_interval: float = 15.0
     workers: int = 8
+    unpack_workers: int = 2  # processes that unpack big packs; 0 unpacks every pack in its push's thread

@@ -113,6 +113,7 @@ def _limits(env: dict[str, str]) -> Limits:
         unauthenticated_connections=_int(env, "FLEETGATE_MAX_STARTUPS", d.unauthenticated_connections),
         keepalive_interval=float(_int(env, "FLEETGATE_KEEPALIVE", int(d.keepalive_interval))),
         workers=_int(env, "FLEETGATE_WORKERS", d.workers),
+        unpack_workers=_int(env, "FLEETGATE_UNPACK_WORKERS", d.unpack_workers),
     )
 
 

@@ -30,6 +30,11 @@ class Quarantine:
         (self.path / "info" / "alternates").write_text(str(objects_dir) + "\n")
         self.store = DiskObjectStore(str(self.path))
 
+    def reopen(self) -> None:
+        """See packs another process wrote into the quarantine."""
+        self.store.close()
+        self.store = DiskObjectStore(str(self.path))
+
     def accept(self) -> None:
         """Move every pack into the repository: data first, then the index that makes it visible."""
         target = self.objects_dir / "pack"

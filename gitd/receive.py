@@ -11,12 +11,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from dulwich.errors import GitProtocolError
-from dulwich.object_store import DiskObjectStore
 from dulwich.protocol import (
     SIDE_BAND_CHANNEL_DATA,
     SIDE_BAND_CHANNEL_PROGRESS,
@@ -30,8 +30,7 @@ from fleetgate.fleets import Fleet
 from fleetgate.limits import Limits
 
 from .bridge import ChannelClosed
-from .connectivity import check_connected, check_shape, check_tips
-from .ingest import PackRejected, ingest_pack
+from .ingest import PackRejected
 from .pipeline import (
     ZERO_SHA,
     Decision,
@@ -44,6 +43,7 @@ from .pipeline import (
 )
 from .quarantine import Quarantine
 from .refs import RefMove, RefStore
+from .unpack import WORKER_THRESHOLD, pack_header, unpack_and_check, unpack_in_worker
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,7 @@ class ReceiveContext:
     limits: Limits
     pipeline: Pipeline
     still_allowed: Callable[[], bool]
+    unpack_pool: Executor | None = None
 
 
 class SidebandWriter:
@@ -232,14 +233,18 @@ class ReceiveSession:
         )
 
     def _ingest(self, updates: list[RefUpdate], quarantine: Quarantine) -> None:
-        main_store = DiskObjectStore(str(self.ctx.repo_path / "objects"))
-        try:
-            pack = ingest_pack(quarantine.store, self.proto.read, self._read_some, self.ctx.limits)
-            check_connected(pack.links, lambda sha: sha.hex().encode() in main_store)
-            check_tips([u.new for u in updates if not u.is_delete], pack.links, _type_of(main_store))
-            check_shape(pack.links, self.ctx.limits)
-        finally:
-            main_store.close()
+        tips = [u.new for u in updates if not u.is_delete]
+        objects_dir = self.ctx.repo_path / "objects"
+        header = self.proto.read(12)
+        count = pack_header(header)
+        if self.ctx.unpack_pool is None or count < WORKER_THRESHOLD:
+            reader = _Prefixed(header, self.proto.read, self._read_some)
+            unpack_and_check(quarantine.store, objects_dir, reader.read, reader.recv, self.ctx.limits, tips)
+            return
+        unpack_in_worker(
+            self.ctx.unpack_pool, quarantine.path, objects_dir, header, self._read_some, self.ctx.limits, tips
+        )
+        quarantine.reopen()  # the worker wrote the pack: see it
 
     def _read_some(self, size: int) -> bytes:
         recv = getattr(self.proto, "recv", None)
@@ -290,6 +295,28 @@ class ReceiveSession:
         return results
 
 
+class _Prefixed:
+    """Reads that hand out bytes already consumed (the pack header) before reading on."""
+
+    def __init__(
+        self, first: bytes, read_all: Callable[[int], bytes], read_some: Callable[[int], bytes]
+    ) -> None:
+        self._first = first
+        self._read_all = read_all
+        self._read_some = read_some
+
+    def _take(self, size: int) -> bytes:
+        taken, self._first = self._first[:size], self._first[size:]
+        return taken
+
+    def read(self, size: int) -> bytes:
+        taken = self._take(size)
+        return taken if len(taken) == size else taken + self._read_all(size - len(taken))
+
+    def recv(self, size: int) -> bytes:
+        return self._take(size) or self._read_some(size)
+
+
 def _keep_alive(out: SidebandWriter, done: threading.Event, cancelled: threading.Event) -> None:
     """During silent phases, an empty band-1 packet every few seconds keeps NATs and proxies open."""
     while not done.wait(KEEPALIVE_SECONDS):
@@ -299,16 +326,6 @@ def _keep_alive(out: SidebandWriter, done: threading.Event, cancelled: threading
             except ChannelClosed:
                 cancelled.set()
                 return
-
-
-def _type_of(store: DiskObjectStore):
-    def type_in_repository(sha: bytes) -> int | None:
-        try:
-            return store.get_raw(sha)[0]
-        except KeyError:
-            return None
-
-    return type_in_repository
 
 
 def _one_line(text: str) -> bytes:

@@ -28,6 +28,7 @@ from .pipeline import Pipeline, Pusher
 from .queue import FleetQueue, Superseded, WaitTimeout
 from .receive import ProtocolViolation, ReceiveContext, ReceiveSession
 from .repos import repository_path
+from .unpack import worker_pool
 from .upload import serve_upload_pack
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class Gateway:
         self.queue = FleetQueue(access.database, config.node_id, self.lookup)
         self.pool = ThreadPoolExecutor(config.limits.workers, thread_name_prefix="push")
         self.lookups = ThreadPoolExecutor(4, thread_name_prefix="lookup")
+        self.unpackers = worker_pool(config.limits.unpack_workers) if config.limits.unpack_workers else None
         self.unauthenticated = 0
 
     async def lookup(self, fn, *args):
@@ -175,6 +177,7 @@ class GitSSHServer(asyncssh.SSHServer):
             limits=limits,
             pipeline=self.gateway.pipeline,
             still_allowed=lambda: access.still_allowed(user, fingerprint, fleet.id),
+            unpack_pool=self.gateway.unpackers,
         )
 
         def notify(position: int) -> None:
@@ -290,3 +293,5 @@ async def serve_forever(gateway: Gateway, ready=None) -> None:
     finally:
         acceptor.close()
         gateway.pool.shutdown(wait=False, cancel_futures=True)
+        if gateway.unpackers is not None:
+            gateway.unpackers.shutdown(wait=False, cancel_futures=True)

@@ -137,3 +137,33 @@ def test_pushes_to_ten_fleets_at_once(gateway: Gateway, tmp_path: Path) -> None:
     for i in range(10):
         listed = git("ls-remote", gateway.url(f"alice/f{i}"), cwd=tmp_path, key=key, gw=gateway).stdout
         assert "refs/heads/master" in listed
+
+
+def _many_files(path: Path, count: int) -> Path:
+    return make_repo(path, {f"dir{i % 40}/file{i}.txt": f"{i}\n" * (i % 7 + 1) for i in range(count)})
+
+
+def test_a_big_pack_is_unpacked_in_a_worker_process(gateway: Gateway, tmp_path: Path) -> None:
+    key = setup_fleet(gateway)
+    work = _many_files(tmp_path / "big", 2500)
+    git("push", gateway.url("alice/demo"), "master", cwd=work, key=key, gw=gateway)
+    assert "unpacking 2542 objects in a worker process" in (gateway.home / "serve.log").read_text()
+    repo = gateway.repo_of(fleet_id(gateway, "alice/demo"))
+    fsck = subprocess.run(["git", "--git-dir", str(repo), "fsck", "--strict"], capture_output=True, text=True)
+    assert fsck.returncode == 0, fsck.stderr
+    clone = tmp_path / "clone"
+    git("clone", "-q", gateway.url("alice/demo"), str(clone), cwd=tmp_path, key=key, gw=gateway)
+    assert (clone / "dir3/file3.txt").read_text() == "3\n" * 4
+
+
+def test_a_worker_rejection_reaches_the_pusher(gateway: Gateway, tmp_path: Path) -> None:
+    gateway.stop()
+    gateway.start({"FLEETGATE_MAX_TREE_DEPTH": "1"})
+    key = setup_fleet(gateway)
+    work = _many_files(tmp_path / "big", 2500)
+    result = git("push", gateway.url("alice/demo"), "master", cwd=work, key=key, gw=gateway, check=False)
+    assert result.returncode == 1
+    assert "over the cap of 1" in result.stderr
+    repo = gateway.repo_of(fleet_id(gateway, "alice/demo"))
+    assert not list((repo / "objects/pack").glob("*.pack"))
+    assert not list((repo / "objects").glob("incoming-*"))

@@ -1,0 +1,147 @@
+"""Unpack a pushed pack and check it: small packs in the push's thread, big ones in a worker process.
+
+Ingesting is CPU-bound Python (inflate, SHA-1, tree checks); in threads of one process the GIL would run
+two big pushes one after the other. A big pack therefore streams through a FIFO in its quarantine to a
+process of a small pool, which unpacks and checks it there and answers with the verdict alone.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import multiprocessing
+import os
+import struct
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from pathlib import Path
+
+from dulwich.object_store import DiskObjectStore
+
+from fleetgate.limits import Limits
+
+from .connectivity import check_connected, check_shape, check_tips
+from .ingest import PackRejected, ingest_pack
+
+# Below this many objects the hand-off costs more than the GIL does.
+WORKER_THRESHOLD = 2000
+FORWARD_CHUNK = 1 << 20
+
+Read = Callable[[int], bytes]
+log = logging.getLogger(__name__)
+
+
+def unpack_and_check(
+    quarantine: DiskObjectStore,
+    objects_dir: Path,
+    read_all: Read,
+    read_some: Read,
+    limits: Limits,
+    tips: Sequence[bytes],
+) -> None:
+    """Ingest the pack into the quarantine and run every check of DESIGN.md §2.2, or raise PackRejected."""
+    repository = DiskObjectStore(str(objects_dir))
+    try:
+        pack = ingest_pack(quarantine, read_all, read_some, limits)
+        check_connected(pack.links, lambda sha: sha.hex().encode() in repository)
+        check_tips(tips, pack.links, _type_of(repository))
+        check_shape(pack.links, limits)
+    finally:
+        repository.close()
+
+
+def _type_of(store: DiskObjectStore) -> Callable[[bytes], int | None]:
+    def type_in_repository(sha: bytes) -> int | None:
+        try:
+            return store.get_raw(sha)[0]
+        except KeyError:
+            return None
+
+    return type_in_repository
+
+
+def pack_header(header: bytes) -> int:
+    """The object count of a pack from its 12-byte header."""
+    if len(header) != 12 or header[:4] != b"PACK" or struct.unpack(">I", header[4:8])[0] not in (2, 3):
+        raise PackRejected("the data sent is not a git pack")
+    return struct.unpack(">I", header[8:])[0]
+
+
+def unpack_from_fifo(
+    fifo: str, quarantine_dir: str, objects_dir: str, limits: Limits, tips: Sequence[bytes]
+) -> str | None:
+    """Worker-process entry: unpack what arrives on `fifo`; the rejection reason, or None when accepted."""
+    quarantine = DiskObjectStore(quarantine_dir)
+    try:
+        with open(fifo, "rb", buffering=FORWARD_CHUNK) as stream:
+            unpack_and_check(quarantine, Path(objects_dir), stream.read, stream.read1, limits, tips)
+    except PackRejected as e:
+        return str(e)
+    finally:
+        quarantine.close()
+    return None
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """The unpack workers: spawned, never forked, so the gateway's threads and loop are not copied."""
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    pool.submit(time.sleep, 0)  # start the workers now: their imports take a while
+    return pool
+
+
+def unpack_in_worker(
+    pool: Executor,
+    quarantine_dir: Path,
+    objects_dir: Path,
+    header: bytes,
+    read_some: Read,
+    limits: Limits,
+    tips: Sequence[bytes],
+) -> None:
+    """Stream the rest of the pack to a worker through a FIFO; raise PackRejected with its verdict."""
+    log.info("unpacking %d objects in a worker process", pack_header(header))
+    fifo = quarantine_dir / "pack.fifo"
+    os.mkfifo(fifo, 0o600)
+    future = pool.submit(
+        unpack_from_fifo, str(fifo), str(quarantine_dir), str(objects_dir), limits, list(tips)
+    )
+    fd = _open_writer(fifo, future)
+    if fd is not None:
+        # The forwarder may block on a client that never half-closes; the verdict does not wait for it.
+        threading.Thread(
+            target=_forward, args=(fd, header, read_some), name="pack-forward", daemon=True
+        ).start()
+    verdict = future.result()
+    if verdict is not None:
+        raise PackRejected(verdict)
+
+
+def _open_writer(fifo: Path, reader: Future) -> int | None:
+    # Opening a FIFO for writing blocks until a reader opens it; a worker that died never will.
+    while not reader.done():
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as e:
+            if e.errno != errno.ENXIO:
+                raise
+            time.sleep(0.005)
+            continue
+        os.set_blocking(fd, True)
+        return fd
+    return None
+
+
+def _forward(fd: int, header: bytes, read_some: Read) -> None:
+    try:
+        data = header
+        while data:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            data = read_some(FORWARD_CHUNK)
+    except (BrokenPipeError, ConnectionError):
+        pass  # the worker stopped reading (a verdict came early) or the client went away
+    finally:
+        os.close(fd)
