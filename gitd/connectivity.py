@@ -15,9 +15,13 @@ from .ingest import COMMIT, Links, PackRejected
 
 def check_connected(links: Links, in_repository: Callable[[bytes], bool]) -> None:
     """Every referenced object arrived or is already known; else name the first missing one."""
-    for sha in links.referenced:
-        if sha not in links.types and not in_repository(sha):
+    known: set[bytes] = set()
+    for sha in links.referenced_shas():
+        if sha in links.present or sha in known:
+            continue
+        if not in_repository(sha):
             raise PackRejected(f"missing object {sha.hex()}: the push is incomplete; push again")
+        known.add(sha)
 
 
 def check_tips(
@@ -26,7 +30,9 @@ def check_tips(
     """Each new branch tip must exist and be a commit (a branch pointing at a blob is refused)."""
     for hex_sha in tips:
         sha = bytes.fromhex(hex_sha.decode())
-        kind = links.types.get(sha) or type_in_repository(sha)
+        if sha in links.commits:
+            continue
+        kind = -1 if sha in links.present else type_in_repository(sha)
         if kind is None:
             raise PackRejected(f"missing object {hex_sha.decode()}: the pushed tip did not arrive")
         if kind != COMMIT:
@@ -35,30 +41,37 @@ def check_tips(
 
 def check_shape(links: Links, limits: Limits) -> None:
     """Tree depth and path length of the new trees stay under the caps (git's own depth cap is 4096)."""
-    depth: dict[bytes, int] = {}
-    path: dict[bytes, int] = {}
-    for root in links.longest_leaf:
-        _measure(root, links, depth, path, limits)
+    measured: dict[bytes, tuple[int, int]] = {}  # tree -> (depth, longest path below it)
+    for root in links.trees:
+        _measure(root, links, measured, limits)
 
 
-def _measure(root: bytes, links: Links, depth: dict, path: dict, limits: Limits) -> None:
+def _children(sha: bytes, links: Links) -> list[tuple[bytes, int]]:
+    _, shas, lengths = links.trees[sha]
+    pairs = ((shas[i * 20 : i * 20 + 20], lengths[i]) for i in range(len(lengths)))
+    return [(child, n) for child, n in pairs if child in links.trees]  # trees already known were checked
+
+
+def _measure(root: bytes, links: Links, measured: dict[bytes, tuple[int, int]], limits: Limits) -> None:
     # Iterative post-order walk: a hostile 100k-deep tree must not blow Python's stack.
     stack = [(root, False)]
     while stack:
         sha, expanded = stack.pop()
-        if sha in depth:
+        if sha in measured:
             continue
-        children = [c for c in links.subtrees.get(sha, ()) if c[0] in links.longest_leaf]
+        children = _children(sha, links)
         if not expanded:
             stack.append((sha, True))
-            stack.extend((c, False) for c, _ in children if c not in depth)
+            stack.extend((c, False) for c, _ in children if c not in measured)
             continue
-        d = 1 + max((depth[c] for c, _ in children), default=0)
-        p = max([links.longest_leaf[sha]] + [n + 1 + path[c] for c, n in children])
-        if d > limits.tree_depth:
-            raise PackRejected(f"tree {sha.hex()} is nested {d} deep, over the cap of {limits.tree_depth}")
-        if p > limits.path_bytes:
+        depth = 1 + max((measured[c][0] for c, _ in children), default=0)
+        path = max([links.trees[sha][0]] + [n + 1 + measured[c][1] for c, n in children])
+        if depth > limits.tree_depth:
             raise PackRejected(
-                f"a path in tree {sha.hex()} is {p} bytes long, over the cap of {limits.path_bytes}"
+                f"tree {sha.hex()} is nested {depth} deep, over the cap of {limits.tree_depth}"
             )
-        depth[sha], path[sha] = d, p
+        if path > limits.path_bytes:
+            raise PackRejected(
+                f"a path in tree {sha.hex()} is {path} bytes long, over the cap of {limits.path_bytes}"
+            )
+        measured[sha] = (depth, path)

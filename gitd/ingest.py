@@ -14,6 +14,7 @@ import os
 import struct
 import tempfile
 import zlib
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -126,12 +127,23 @@ class CappedPackStream(PackStreamCopier):
 
 @dataclass
 class Links:
-    """What the indexed objects point at, recorded while each object is in hand."""
+    """What the indexed objects point at, recorded while each object is in hand.
 
-    referenced: set[bytes] = field(default_factory=set)
-    types: dict[bytes, int] = field(default_factory=dict)
-    subtrees: dict[bytes, list[tuple[bytes, int]]] = field(default_factory=dict)
-    longest_leaf: dict[bytes, int] = field(default_factory=dict)
+    Compact on purpose: a 300 MB push has hundreds of thousands of objects, and a Python object per
+    reference would cost more memory than the pack streaming does.
+    """
+
+    referenced: bytearray = field(default_factory=bytearray)  # 20-byte shas, repeats and all
+    present: set[bytes] = field(default_factory=set)  # every object in the pack
+    commits: set[bytes] = field(default_factory=set)
+    # tree -> (longest file name, its subtrees' shas concatenated, their name lengths)
+    trees: dict[bytes, tuple[int, bytes, array]] = field(default_factory=dict)
+
+    def referenced_shas(self) -> Iterator[bytes]:
+        """Each referenced sha (raw), as often as it is referenced."""
+        refs = self.referenced
+        for i in range(0, len(refs), 20):
+            yield bytes(refs[i : i + 20])
 
 
 class CheckingIndexer(PackIndexer):
@@ -144,42 +156,42 @@ class CheckingIndexer(PackIndexer):
     def _result(self, unpacked: UnpackedObject):
         entry = super()._result(unpacked)
         kind = unpacked.obj_type_num
+        self.links.present.add(entry[0])
         if kind != BLOB:
             self._record(entry[0], kind, b"".join(unpacked.obj_chunks))
-        else:
-            self.links.types[entry[0]] = BLOB
         return entry
 
     def _record(self, sha: bytes, kind: int, body: bytes) -> None:
         links = self.links
-        links.types[sha] = kind
         try:
             if kind == TREE:
                 self._record_tree(sha, body)
             elif kind == COMMIT:
+                links.commits.add(sha)
                 commit = check_commit(body)
-                links.referenced.add(bytes.fromhex(commit.tree.decode()))
-                links.referenced.update(bytes.fromhex(p.decode()) for p in commit.parents)
+                links.referenced += bytes.fromhex(commit.tree.decode())
+                for parent in commit.parents:
+                    links.referenced += bytes.fromhex(parent.decode())
             elif kind == TAG:
-                links.referenced.add(bytes.fromhex(check_tag(body).decode()))
+                links.referenced += bytes.fromhex(check_tag(body).decode())
         except (TreeRejected, ObjectRejected) as e:
             raise PackRejected(f"object {sha.hex()} rejected: {e}") from None
 
     def _record_tree(self, sha: bytes, body: bytes) -> None:
-        subtrees: list[tuple[bytes, int]] = []
+        subtrees = bytearray()
+        name_lengths = array("I")
         longest = 0
         referenced = self.links.referenced
         for entry in check_tree(body):
             if entry.mode == GITLINK_MODE:
                 continue  # a submodule's commit lives in another repository
-            referenced.add(entry.sha)
+            referenced += entry.sha
             if entry.mode == TREE_MODE:
-                subtrees.append((entry.sha, len(entry.name)))
+                subtrees += entry.sha
+                name_lengths.append(len(entry.name))
             elif len(entry.name) > longest:
                 longest = len(entry.name)
-        if subtrees:
-            self.links.subtrees[sha] = subtrees
-        self.links.longest_leaf[sha] = longest
+        self.links.trees[sha] = (longest, bytes(subtrees), name_lengths)
 
 
 @dataclass(frozen=True)
