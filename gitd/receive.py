@@ -223,7 +223,7 @@ class ReceiveSession:
         decision = self._decide(push, out)
         results = self._apply(push, decision, quarantine, b"atomic" in caps)
         if decision.after_update is not None:
-            decision.after_update(results)
+            self._after_update(decision, results, out)
         out.report(
             [b"unpack ok\n"]
             + [
@@ -245,6 +245,18 @@ class ReceiveSession:
             self.ctx.unpack_pool, quarantine.path, objects_dir, header, self._read_some, self.ctx.limits, tips
         )
         quarantine.reopen()  # the worker wrote the pack: see it
+
+    def _after_update(self, decision: Decision, results: list[RefResult], out: SidebandWriter) -> None:
+        # The refs have moved: a failure to record that is fleetgate's to repair (at the next start),
+        # never a reason to tell the pusher the push failed.
+        try:
+            decision.after_update(results)
+        except Exception:
+            reference = uuid.uuid4().hex[:8]
+            log.exception("recording the push to %s failed (reference %s)", self.ctx.fleet.slug, reference)
+            out.line(
+                f"warning: the push went through but fleetgate could not record it (reference {reference})"
+            )
 
     def _read_some(self, size: int) -> bytes:
         recv = getattr(self.proto, "recv", None)
