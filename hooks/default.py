@@ -1,4 +1,4 @@
-"""The receive pipeline before the build core is wired in: apply the branch rules, build nothing."""
+"""A pipeline that applies the branch rules and builds nothing: for gitd's tests and the push benchmark."""
 
 from __future__ import annotations
 
