@@ -15,13 +15,9 @@ from .ingest import COMMIT, Links, PackRejected
 
 def check_connected(links: Links, in_repository: Callable[[bytes], bool]) -> None:
     """Every referenced object arrived or is already known; else name the first missing one."""
-    known: set[bytes] = set()
-    for sha in links.referenced_shas():
-        if sha in links.present or sha in known:
-            continue
+    for sha in links.referenced_shas() - links.present:
         if not in_repository(sha):
             raise PackRejected(f"missing object {sha.hex()}: the push is incomplete; push again")
-        known.add(sha)
 
 
 def check_tips(
@@ -43,29 +39,32 @@ def check_shape(links: Links, limits: Limits) -> None:
     """Tree depth and path length of the new trees stay under the caps (git's own depth cap is 4096)."""
     measured: dict[bytes, tuple[int, int]] = {}  # tree -> (depth, longest path below it)
     for root in links.trees:
-        _measure(root, links, measured, limits)
-
-
-def _children(sha: bytes, links: Links) -> list[tuple[bytes, int]]:
-    _, shas, lengths = links.trees[sha]
-    pairs = ((shas[i * 20 : i * 20 + 20], lengths[i]) for i in range(len(lengths)))
-    return [(child, n) for child, n in pairs if child in links.trees]  # trees already known were checked
+        if root not in measured:
+            _measure(root, links, measured, limits)
 
 
 def _measure(root: bytes, links: Links, measured: dict[bytes, tuple[int, int]], limits: Limits) -> None:
-    # Iterative post-order walk: a hostile 100k-deep tree must not blow Python's stack.
-    stack = [(root, False)]
+    # Iterative post-order walk: a hostile 100k-deep tree must not blow Python's stack. Subtrees the
+    # repository already had were measured when they arrived: they count as leaves here.
+    trees = links.trees
+    stack: list[tuple[bytes, bool]] = [(root, False)]
     while stack:
         sha, expanded = stack.pop()
         if sha in measured:
             continue
-        children = _children(sha, links)
+        longest, subtrees = trees[sha]
         if not expanded:
             stack.append((sha, True))
-            stack.extend((c, False) for c, _ in children if c not in measured)
+            stack.extend((c, False) for c, _ in subtrees if c in trees and c not in measured)
             continue
-        depth = 1 + max((measured[c][0] for c, _ in children), default=0)
-        path = max([links.trees[sha][0]] + [n + 1 + measured[c][1] for c, n in children])
+        depth, path = 1, longest
+        for child, name_length in subtrees:
+            below = measured.get(child)
+            if below is not None:
+                if below[0] >= depth:
+                    depth = below[0] + 1
+                if name_length + 1 + below[1] > path:
+                    path = name_length + 1 + below[1]
         if depth > limits.tree_depth:
             raise PackRejected(
                 f"tree {sha.hex()} is nested {depth} deep, over the cap of {limits.tree_depth}"

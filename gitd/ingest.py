@@ -14,7 +14,6 @@ import os
 import struct
 import tempfile
 import zlib
-from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -136,14 +135,13 @@ class Links:
     referenced: bytearray = field(default_factory=bytearray)  # 20-byte shas, repeats and all
     present: set[bytes] = field(default_factory=set)  # every object in the pack
     commits: set[bytes] = field(default_factory=set)
-    # tree -> (longest file name, its subtrees' shas concatenated, their name lengths)
-    trees: dict[bytes, tuple[int, bytes, array]] = field(default_factory=dict)
+    # tree -> (longest file name in it, (subtree sha, name length) for each subtree)
+    trees: dict[bytes, tuple[int, tuple[tuple[bytes, int], ...]]] = field(default_factory=dict)
 
-    def referenced_shas(self) -> Iterator[bytes]:
-        """Each referenced sha (raw), as often as it is referenced."""
-        refs = self.referenced
-        for i in range(0, len(refs), 20):
-            yield bytes(refs[i : i + 20])
+    def referenced_shas(self) -> set[bytes]:
+        """Every sha (raw) the pack's objects reference, once each."""
+        refs = bytes(self.referenced)
+        return {refs[i : i + 20] for i in range(0, len(refs), 20)}
 
 
 class CheckingIndexer(PackIndexer):
@@ -178,20 +176,19 @@ class CheckingIndexer(PackIndexer):
             raise PackRejected(f"object {sha.hex()} rejected: {e}") from None
 
     def _record_tree(self, sha: bytes, body: bytes) -> None:
-        subtrees = bytearray()
-        name_lengths = array("I")
+        shas: list[bytes] = []
+        subtrees: list[tuple[bytes, int]] = []
         longest = 0
-        referenced = self.links.referenced
-        for entry in check_tree(body):
-            if entry.mode == GITLINK_MODE:
-                continue  # a submodule's commit lives in another repository
-            referenced += entry.sha
-            if entry.mode == TREE_MODE:
-                subtrees += entry.sha
-                name_lengths.append(len(entry.name))
-            elif len(entry.name) > longest:
-                longest = len(entry.name)
-        self.links.trees[sha] = (longest, bytes(subtrees), name_lengths)
+        for mode, name, child in check_tree(body):
+            if mode == TREE_MODE:
+                subtrees.append((child, len(name)))
+            elif mode == GITLINK_MODE:
+                continue  # a submodule's commit lives in another repository: not this push's to deliver
+            elif len(name) > longest:
+                longest = len(name)
+            shas.append(child)
+        self.links.referenced += b"".join(shas)
+        self.links.trees[sha] = (longest, tuple(subtrees))
 
 
 @dataclass(frozen=True)
