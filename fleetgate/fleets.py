@@ -165,3 +165,12 @@ def may_push(session: Session, user_name: str, fleet_id: int) -> bool:
         .where(models.FleetMember.fleet_id == fleet_id, models.User.name == user_name)
     )
     return session.scalar(select(exists(owner) | exists(member))) or False
+
+
+def lock(session: Session, fleet_id: int) -> None:
+    """Serialise changes to the fleet's deploy state (target, variables) until the transaction ends."""
+    # FOR NO KEY UPDATE on PostgreSQL (rows referencing the fleet are not blocked); on SQLite, BEGIN
+    # IMMEDIATE serialises every writer already.
+    locked = select(models.Fleet.id).where(models.Fleet.id == fleet_id).with_for_update(key_share=True)
+    if session.scalar(locked) is None:
+        raise FleetError(f"no fleet with id {fleet_id}; it was removed")

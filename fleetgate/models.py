@@ -11,16 +11,19 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -199,3 +202,55 @@ class PushTicket(Base):
     node_id: Mapped[str] = mapped_column(String(128))
     state: Mapped[str] = mapped_column(String(16))
     expires: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FleetTarget(Base):
+    """The release a fleet's devices should run, and whether new releases leave it alone (pinned)."""
+
+    __tablename__ = "fleet_targets"
+
+    fleet_id: Mapped[int] = mapped_column(ForeignKey("fleets.id", ondelete="CASCADE"), primary_key=True)
+    release_id: Mapped[int | None] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"), index=True)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FleetTargetLog(Base):
+    """Each release that became a fleet's target, and why: what `fleetgate rollback` goes back along."""
+
+    __tablename__ = "fleet_target_log"
+    __table_args__ = (
+        CheckConstraint("reason IN ('success', 'pin', 'latest', 'rollback')", name="reason"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fleet_id: Mapped[int] = mapped_column(ForeignKey("fleets.id", ondelete="CASCADE"), index=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"), index=True)
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reason: Mapped[str] = mapped_column(String(16))
+
+
+class Variable(Base):
+    """An environment variable of a fleet, of one service, or (later) of one device (DESIGN.md §2.5)."""
+
+    __tablename__ = "variables"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fleet_id: Mapped[int] = mapped_column(ForeignKey("fleets.id", ondelete="CASCADE"), index=True)
+    service: Mapped[str | None] = mapped_column(String(63))
+    device_uuid: Mapped[str | None] = mapped_column(String(62))
+    key: Mapped[str] = mapped_column(String(255))
+    value: Mapped[str] = mapped_column(Text)
+    secret: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# NULL scopes are distinct in a plain unique constraint on both engines; coalesce makes them equal.
+Index(
+    "uq_variables_scope_key",
+    Variable.fleet_id,
+    func.coalesce(Variable.service, ""),
+    func.coalesce(Variable.device_uuid, ""),
+    Variable.key,
+    unique=True,
+)

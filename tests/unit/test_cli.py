@@ -206,7 +206,7 @@ def test_serve_hands_settings_and_a_migrated_database_to_the_gateway(home: Path,
     result = CliRunner(env=env).invoke(cli, ["serve"])
     assert result.exit_code == 0, result.output
     ((settings, database),) = seen
-    assert (settings.home, database.revision()) == (home, "0003")
+    assert (settings.home, database.revision()) == (home, "0004")
 
 
 def test_a_fault_shows_a_reference_never_a_traceback(tmp_path: Path) -> None:
