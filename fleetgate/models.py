@@ -219,9 +219,7 @@ class FleetTargetLog(Base):
     """Each release that became a fleet's target, and why: what `fleetgate rollback` goes back along."""
 
     __tablename__ = "fleet_target_log"
-    __table_args__ = (
-        CheckConstraint("reason IN ('success', 'pin', 'latest', 'rollback')", name="reason"),
-    )
+    __table_args__ = (CheckConstraint("reason IN ('success', 'pin', 'latest', 'rollback')", name="reason"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     fleet_id: Mapped[int] = mapped_column(ForeignKey("fleets.id", ondelete="CASCADE"), index=True)

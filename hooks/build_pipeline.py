@@ -21,7 +21,7 @@ from fleetgate.build.publish import PublishFailed
 from fleetgate.build.release import BuildSettings, BuiltRelease, ReleaseSpec, ServiceFailed, build_release
 from fleetgate.gitd.pipeline import Decision, Progress, Push, RefResult, RefUpdate, Verdict
 
-from fleetgate import release_images, release_leases, releases
+from fleetgate import release_images, release_leases, releases, targets
 from fleetgate.db import Database
 from fleetgate.device_types import device_type
 
@@ -193,7 +193,7 @@ class BuildPipeline:
         result = next((r for r in results if r.ref == update.ref), None)
         with self.database.session() as session:
             if result is not None and result.ok:
-                releases.finish_release(session, release.id, "success")
+                targets.on_release_success(session, releases.finish_release(session, release.id, "success"))
             else:
                 reason = result.reason if result is not None else "the ref did not move"
                 releases.finish_release(session, release.id, "failed", error=f"ref not updated: {reason}")

@@ -8,7 +8,7 @@ from pathlib import Path
 from fleetgate.gitd.refs import RefStore
 from fleetgate.gitd.repos import repository_path
 
-from fleetgate import release_leases, releases
+from fleetgate import release_leases, releases, targets
 from fleetgate.db import Database
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ def reconcile(database: Database, repositories: Path, node_id: str) -> tuple[int
         for release in running:
             master = RefStore(repository_path(repositories, release.fleet_id)).read(MASTER).decode()
             if master == release.commit and release.composition:
-                releases.finish_release(session, release.id, "success")
+                targets.on_release_success(session, releases.finish_release(session, release.id, "success"))
                 succeeded += 1
         interrupted = release_leases.mark_interrupted(session, node_id=node_id)
     for release in interrupted:

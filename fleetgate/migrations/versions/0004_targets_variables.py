@@ -19,7 +19,9 @@ TIMESTAMP = sa.DateTime(timezone=True)
 
 
 def _fleet_fk(table: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint(["fleet_id"], ["fleets.id"], name=f"fk_{table}_fleet_id_fleets", ondelete="CASCADE")
+    return sa.ForeignKeyConstraint(
+        ["fleet_id"], ["fleets.id"], name=f"fk_{table}_fleet_id_fleets", ondelete="CASCADE"
+    )
 
 
 def _release_fk(table: str) -> sa.ForeignKeyConstraint:
