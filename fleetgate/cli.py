@@ -16,8 +16,9 @@ from typing import Any
 
 import click
 
-from . import fleets, keys, releases, users
-from .cli_fleets import device_types, fleet
+from . import fleets, keys, releases, targets, users, variables
+from .cli_env import env
+from .cli_fleets import device_types, fleet, rollback
 from .cli_output import Failure
 from .cli_release import release
 from .cli_users import key, user
@@ -33,6 +34,8 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     keys.PublicKeyError,
     fleets.FleetError,
     releases.ReleaseError,
+    targets.TargetError,
+    variables.VariableError,
     UnknownDeviceType,
     SettingsError,
 )
@@ -134,6 +137,8 @@ cli.add_command(key)
 cli.add_command(fleet)
 cli.add_command(device_types)
 cli.add_command(release)
+cli.add_command(env)
+cli.add_command(rollback)
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from . import fleets
+from . import fleets, releases, targets
 from .cli_output import Failure, json_option, print_table, to_json
 from .device_types import DEVICE_TYPES, device_type
 
@@ -19,6 +19,16 @@ if TYPE_CHECKING:
 
 def _app(ctx: click.Context) -> App:
     return ctx.find_root().obj
+
+
+def _release_label(release: releases.Release | None) -> str:
+    return "-" if release is None else f"{release.name} ({release.short_hash})"
+
+
+def _target_facts(target: targets.Target) -> dict[str, object]:
+    release = target.release
+    shown = None if release is None else {"release": release.name, "id": release.number, "hash": release.hash}
+    return {"target": shown, "pinned": target.pinned}
 
 
 def remote_url(settings: Settings, fleet: fleets.Fleet) -> str:
@@ -98,11 +108,12 @@ def fleet_list(ctx: click.Context, user_name: str | None, as_json: bool) -> None
 @json_option
 @click.pass_context
 def fleet_show(ctx: click.Context, slug: str, as_json: bool) -> None:
-    """Show a fleet: device type, members and the git remote to push to."""
+    """Show a fleet: device type, members, the git remote to push to and its target release."""
     app = _app(ctx)
     with app.database.session(readonly=True) as session:
         found = fleets.get_fleet(session, *fleets.parse_slug(slug))
         members = fleets.list_members(session, found.id)
+        target = targets.target_of(session, found.id)
     facts = {
         "fleet": found.slug,
         "id": found.id,
@@ -113,8 +124,10 @@ def fleet_show(ctx: click.Context, slug: str, as_json: bool) -> None:
         "remote": remote_url(app.settings, found),
     }
     if as_json:
-        click.echo(to_json(facts))
+        click.echo(to_json({**facts, **_target_facts(target)}))
         return
+    facts["target"] = _release_label(target.release)
+    facts["pinned"] = "yes" if target.pinned else "no"
     for label, value in facts.items():
         shown = (", ".join(value) or "-") if isinstance(value, list) else value
         click.echo(f"{label.replace('_', ' ') + ':':<13}{shown}")
@@ -162,3 +175,39 @@ def member_remove(ctx: click.Context, slug: str, user_name: str) -> None:
     with _app(ctx).database.session() as session:
         fleets.remove_member(session, owner, name, user_name)
     click.echo(f"{user_name} may no longer push to {owner}/{name}")
+
+
+@fleet.command("pin")
+@click.argument("slug", metavar="OWNER/NAME")
+@click.argument("spec", metavar="RELEASE", required=False)
+@click.option("--latest", is_flag=True, help="Unpin: follow the newest successful release again.")
+@click.pass_context
+def fleet_pin(ctx: click.Context, slug: str, spec: str | None, latest: bool) -> None:
+    """Keep the fleet on RELEASE whatever is pushed next, or follow new releases again (--latest)."""
+    if (spec is None) == (not latest):
+        raise click.UsageError("give either RELEASE or --latest")
+    with _app(ctx).database.session() as session:
+        found = fleets.get_fleet(session, *fleets.parse_slug(slug))
+        if latest:
+            target = targets.unpin_latest(session, found)
+        else:
+            target = targets.pin(session, found, releases.find_release(session, spec or ""))
+    if latest:
+        click.echo(f"{found.slug} follows its newest release again; target: {_release_label(target.release)}")
+        return
+    click.echo(f"pinned {found.slug} to {_release_label(target.release)}")
+    click.echo(f"new releases wait until: fleetgate fleet pin {found.slug} --latest")
+
+
+@click.command("rollback")
+@click.argument("slug", metavar="OWNER/NAME")
+@click.argument("spec", metavar="RELEASE", required=False)
+@click.pass_context
+def rollback(ctx: click.Context, slug: str, spec: str | None) -> None:
+    """Make the previous deployed release (or RELEASE) the fleet's target, and pin the fleet to it."""
+    with _app(ctx).database.session() as session:
+        found = fleets.get_fleet(session, *fleets.parse_slug(slug))
+        chosen = None if spec is None else releases.find_release(session, spec)
+        target = targets.rollback(session, found, chosen)
+    click.echo(f"rolled {found.slug} back to {_release_label(target.release)}; the fleet is pinned to it")
+    click.echo(f"new releases wait until: fleetgate fleet pin {found.slug} --latest")

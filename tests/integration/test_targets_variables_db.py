@@ -142,3 +142,14 @@ def test_variables_service_beats_fleet(database: Database, web: fleets.Fleet) ->
 def test_variables_refused(database: Database, web, key: str, value: str, message: str) -> None:
     with database.session() as session, pytest.raises(VariableError, match=message):
         variables.set_variable(session, web.id, key, value)
+
+
+def test_one_row_per_scope_and_key_even_with_null_scopes(database: Database, web) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from fleetgate import models
+
+    with pytest.raises(IntegrityError), database.session() as session:
+        for _ in range(2):  # around set_variable, which would update the first
+            session.add(models.Variable(fleet_id=web.id, key="A", value="1", secret=False))
+            session.flush()

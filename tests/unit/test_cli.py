@@ -121,7 +121,9 @@ def test_fleets(run, home: Path) -> None:
         "arch:        aarch64\n"
         "owner:       alice\n"
         "members:     bob\n"
-        "remote:      ssh://git@git.example.org:2222/alice/app.git\n",
+        "remote:      ssh://git@git.example.org:2222/alice/app.git\n"
+        "target:      -\n"
+        "pinned:      no\n",
         "",
     )
     assert run("fleet", "list") == (0, "FLEET      DEVICE TYPE      ID\nalice/app  raspberrypi4-64  1\n", "")
