@@ -179,7 +179,7 @@ def member_remove(ctx: click.Context, slug: str, user_name: str) -> None:
 
 @fleet.command("pin")
 @click.argument("slug", metavar="OWNER/NAME")
-@click.argument("spec", metavar="RELEASE", required=False)
+@click.argument("spec", metavar="[RELEASE]", required=False)
 @click.option("--latest", is_flag=True, help="Unpin: follow the newest successful release again.")
 @click.pass_context
 def fleet_pin(ctx: click.Context, slug: str, spec: str | None, latest: bool) -> None:
@@ -201,7 +201,7 @@ def fleet_pin(ctx: click.Context, slug: str, spec: str | None, latest: bool) -> 
 
 @click.command("rollback")
 @click.argument("slug", metavar="OWNER/NAME")
-@click.argument("spec", metavar="RELEASE", required=False)
+@click.argument("spec", metavar="[RELEASE]", required=False)
 @click.pass_context
 def rollback(ctx: click.Context, slug: str, spec: str | None) -> None:
     """Make the previous deployed release (or RELEASE) the fleet's target, and pin the fleet to it."""
