@@ -48,15 +48,19 @@ def _measure(root: bytes, links: Links, measured: dict[bytes, tuple[int, int]], 
     # repository already had were measured when they arrived: they count as leaves here.
     trees = links.trees
     stack: list[tuple[bytes, bool]] = [(root, False)]
+    children: dict[bytes, list[tuple[bytes, int]]] = {}
     while stack:
         sha, expanded = stack.pop()
         if sha in measured:
             continue
-        longest, subtrees = trees[sha]
+        longest, shas, name_lengths = trees[sha]
         if not expanded:
+            subtrees = [(shas[i * 20 : i * 20 + 20], n) for i, n in enumerate(name_lengths)]
+            children[sha] = subtrees
             stack.append((sha, True))
             stack.extend((c, False) for c, _ in subtrees if c in trees and c not in measured)
             continue
+        subtrees = children.pop(sha)
         depth, path = 1, longest
         for child, name_length in subtrees:
             below = measured.get(child)

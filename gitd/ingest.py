@@ -14,6 +14,7 @@ import os
 import struct
 import tempfile
 import zlib
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -135,13 +136,13 @@ class Links:
     referenced: bytearray = field(default_factory=bytearray)  # 20-byte shas, repeats and all
     present: set[bytes] = field(default_factory=set)  # every object in the pack
     commits: set[bytes] = field(default_factory=set)
-    # tree -> (longest file name in it, (subtree sha, name length) for each subtree)
-    trees: dict[bytes, tuple[int, tuple[tuple[bytes, int], ...]]] = field(default_factory=dict)
+    # tree -> (longest file name in it, its subtrees' shas concatenated, their name lengths)
+    trees: dict[bytes, tuple[int, bytes, array]] = field(default_factory=dict)
 
     def referenced_shas(self) -> set[bytes]:
-        """Every sha (raw) the pack's objects reference, once each."""
-        refs = bytes(self.referenced)
-        return {refs[i : i + 20] for i in range(0, len(refs), 20)}
+        """Every sha (raw) the pack's objects reference and that was not in the pack when seen, once each."""
+        refs = memoryview(self.referenced)
+        return {refs[i : i + 20].tobytes() for i in range(0, len(refs), 20)}
 
 
 class CheckingIndexer(PackIndexer):
@@ -177,18 +178,22 @@ class CheckingIndexer(PackIndexer):
 
     def _record_tree(self, sha: bytes, body: bytes) -> None:
         shas: list[bytes] = []
-        subtrees: list[tuple[bytes, int]] = []
+        subtrees: list[bytes] = []
+        name_lengths = array("I")
         longest = 0
         for mode, name, child in check_tree(body):
             if mode == TREE_MODE:
-                subtrees.append((child, len(name)))
+                subtrees.append(child)
+                name_lengths.append(len(name))
             elif mode == GITLINK_MODE:
                 continue  # a submodule's commit lives in another repository: not this push's to deliver
             elif len(name) > longest:
                 longest = len(name)
             shas.append(child)
-        self.links.referenced += b"".join(shas)
-        self.links.trees[sha] = (longest, tuple(subtrees))
+        present = self.links.present
+        # Most entries name objects the pack already delivered: only the others need remembering.
+        self.links.referenced += b"".join([child for child in shas if child not in present])
+        self.links.trees[sha] = (longest, b"".join(subtrees), name_lengths)
 
 
 @dataclass(frozen=True)
