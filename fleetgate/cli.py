@@ -16,13 +16,14 @@ from typing import Any
 
 import click
 
-from . import fleets, keys, releases, targets, users, variables
+from . import fleets, keys, releases, users
 from .cli_env import env
 from .cli_fleets import device_types, fleet, rollback
 from .cli_output import Failure
 from .cli_release import release
 from .cli_users import key, user
 from .db import Database
+from .deploy import targets, variables
 from .device_types import UnknownDeviceType
 from .settings import Settings, SettingsError, load
 

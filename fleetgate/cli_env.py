@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from . import fleets, variables
+from . import fleets
 from .cli_output import Failure, json_option, print_table, to_json
+from .deploy import variables
 
 if TYPE_CHECKING:
     from .cli import App

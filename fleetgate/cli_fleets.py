@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from . import fleets, releases, targets
+from . import fleets, releases
 from .cli_output import Failure, json_option, print_table, to_json
+from .deploy import targets
 from .device_types import DEVICE_TYPES, device_type
 
 if TYPE_CHECKING:

@@ -19,9 +19,10 @@ from fleetgate.build.docker_build import BuilderUnavailable, BuildFailed
 from fleetgate.build.plan import BuildOptions, Placement, place
 from fleetgate.build.publish import PublishFailed
 from fleetgate.build.release import BuildSettings, BuiltRelease, ReleaseSpec, ServiceFailed, build_release
+from fleetgate.deploy import targets
 from fleetgate.gitd.pipeline import Decision, Progress, Push, RefResult, RefUpdate, Verdict
 
-from fleetgate import release_images, release_leases, releases, targets
+from fleetgate import release_images, release_leases, releases
 from fleetgate.db import Database
 from fleetgate.device_types import device_type
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from fleetgate.deploy import targets
 from fleetgate.gitd.refs import RefStore
 from fleetgate.gitd.repos import repository_path
 
-from fleetgate import release_leases, releases, targets
+from fleetgate import release_leases, releases
 from fleetgate.db import Database
 
 log = logging.getLogger(__name__)

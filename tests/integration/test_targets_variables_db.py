@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from fleetgate.deploy import targets, variables
+from fleetgate.deploy.targets import TargetError
+from fleetgate.deploy.variables import VariableError
 
-from fleetgate import fleets, releases, targets, users, variables
+from fleetgate import fleets, releases, users
 from fleetgate.db import Database
-from fleetgate.targets import TargetError
-from fleetgate.variables import VariableError
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 COMPOSITION = "version: '2.1'\nservices:\n  main:\n    image: reg/alice/web/main@sha256:00\n"

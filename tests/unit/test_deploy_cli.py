@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fleetgate.deploy import targets
 
-from fleetgate import fleets, releases, targets
+from fleetgate import fleets, releases
 from fleetgate.cli import cli
 from fleetgate.db import Database
 

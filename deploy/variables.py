@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from . import fleets, models
-from .models import utcnow
+from fleetgate import fleets, models
+from fleetgate.models import utcnow
 
 KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
 SERVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")

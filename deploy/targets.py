@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import fleets, models, releases
-from .fleets import Fleet
-from .models import utcnow
-from .releases import Release
+from fleetgate import fleets, models, releases
+from fleetgate.fleets import Fleet
+from fleetgate.models import utcnow
+from fleetgate.releases import Release
 
 
 class TargetError(ValueError):
