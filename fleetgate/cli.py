@@ -8,6 +8,7 @@ operator's log with that id, never to the user's terminal.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import sys
 import tempfile
@@ -107,6 +108,10 @@ class Commands(click.Group):
             raise
         except USER_ERRORS as error:
             raise Failure(str(error)) from None
+        except BrokenPipeError:
+            # The reader went away (`fleetgate … | head`): nothing is wrong, and nothing more to say.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise click.exceptions.Exit(0) from None
         except Exception:
             raise _fault(ctx) from None
 
