@@ -7,10 +7,12 @@ process of a small pool, which unpacks and checks it there and answers with the 
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import logging
 import multiprocessing
 import os
+import signal
 import struct
 import threading
 import time
@@ -28,6 +30,7 @@ from .ingest import PackRejected, ingest_pack
 # Below this many objects the hand-off costs more than the GIL does.
 WORKER_THRESHOLD = 2000
 FORWARD_CHUNK = 1 << 20
+PR_SET_PDEATHSIG = 1
 
 Read = Callable[[int], bytes]
 log = logging.getLogger(__name__)
@@ -84,9 +87,18 @@ def unpack_from_fifo(
     return None
 
 
+def _die_with_the_gateway() -> None:
+    # A gateway killed with SIGKILL cannot stop its workers: the kernel does it (PR_SET_PDEATHSIG).
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # it died before the line above ran
+        os._exit(1)
+
+
 def worker_pool(workers: int) -> ProcessPoolExecutor:
     """The unpack workers: spawned, never forked, so the gateway's threads and loop are not copied."""
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=_die_with_the_gateway
+    )
     pool.submit(time.sleep, 0)  # start the workers now: their imports take a while
     return pool
 

@@ -342,6 +342,13 @@ def test_revoking_the_key_during_a_push_stops_it(gateway: Gateway) -> None:
     assert_untouched(gateway)
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
 def test_kill_9_during_a_push_then_a_clean_restart(gateway: Gateway, tmp_path: Path) -> None:
     key = setup_fleet(gateway)
     blob = Blob.from_string(os.urandom(500_000))
@@ -357,8 +364,14 @@ def test_kill_9_during_a_push_then_a_clean_restart(gateway: Gateway, tmp_path: P
     while not list((repo / "objects").glob("incoming-*")) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert list((repo / "objects").glob("incoming-*"))
+    workers = _children(gateway.proc.pid)
+    assert workers  # the unpack pool
     gateway.stop(signal.SIGKILL)
     client.close()
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]  # no orphaned workers
     gateway.start()
     assert not list((repo / "objects").glob("incoming-*"))
     work = make_repo(tmp_path / "w")
