@@ -50,6 +50,11 @@ class Placement:
     platform: str
     emulated: bool
 
+    @property
+    def summary(self) -> str:
+        """`linux/arm/v7, emulated`: what the pusher and the operator are told."""
+        return f"{self.platform}, {'emulated' if self.emulated else 'native'}"
+
 
 @dataclass(frozen=True)
 class ServicePlan:

@@ -120,8 +120,7 @@ def build_release(
 
 def _building_line(plans: tuple[ServicePlan, ...], placement: Placement) -> str:
     names = ", ".join(p.service for p in plans)
-    how = f"{placement.platform}, {'emulated' if placement.emulated else 'native'}"
-    return f"Building {names} on builder '{placement.builder.name}' ({how})"
+    return f"Building {names} on builder '{placement.builder.name}' ({placement.summary})"
 
 
 def _request(

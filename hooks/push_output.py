@@ -70,9 +70,7 @@ class PushOutput:
 
     def summary(self, release: releases.Release, built: BuiltRelease, seconds: float) -> None:
         """The end of a successful build: where it was built, the release, the table, the total time."""
-        placement = built.placement
-        how = f"{placement.platform}, {'emulated' if placement.emulated else 'native'}"
-        self.info(f"Built on {placement.builder.name} ({how})")
+        self.info(f"Built on {built.placement.builder.name} ({built.placement.summary})")
         self.success(f"Release: {release.hash} (id: {release.number})")
         rows = [SummaryRow(i.service, i.reference, i.size, i.seconds) for i in built.images]
         for line in summary_table(rows):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -28,7 +29,7 @@ def _need(binary: str) -> None:
         pytest.skip(f"{binary} is not installed")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -105,6 +106,22 @@ class Gateway:
     def repo_of(self, fleet_id: int) -> Path:
         return self.home / "repositories" / f"{fleet_id}.git"
 
+    def repo_for(self, slug: str) -> Path:
+        """The fleet's bare repository on disk, found by its id as `fleetgate fleet show` gives it."""
+        return self.repo_of(json.loads(self.cli("fleet", "show", slug, "--json").stdout)["id"])
+
+    def ssh_argv(self, key: Path, command: str, login: str = "git") -> list[str]:
+        """The OpenSSH client's argv for one command on the gateway."""
+        return [*self.ssh_command(key, login).split(), "-p", str(self.port), "127.0.0.1", command]
+
+
+def setup_fleet(gw: Gateway, slug: str = "alice/demo", device_type: str = "raspberrypi3") -> Path:
+    """The fleet, and its owner with a key (made on first use); returns the owner's key."""
+    owner = slug.split("/")[0]
+    key = gw.keys.get(owner) or gw.add_user(owner)
+    gw.cli("fleet", "create", slug, "--device-type", device_type)
+    return key
+
 
 def need_git_and_ssh() -> None:
     """The real git and OpenSSH clients, or a skip (a failure in CI)."""
@@ -117,7 +134,7 @@ def new_gateway(tmp_path: Path, serve: list[str], extra_env: dict[str, str] | No
     need_git_and_ssh()
     home = tmp_path / "home"
     home.mkdir()
-    port = _free_port()
+    port = free_port()
     env = dict(
         os.environ,
         FLEETGATE_HOME=str(home),

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ..support import SERVE, Gateway, git, new_gateway
+from ..support import setup_fleet as fleet  # noqa: F401 - the build tests' name for it
 
 PROJECTS = Path(__file__).resolve().parents[2] / "projects"
 DOCKER = "/usr/bin/docker"
@@ -42,14 +43,6 @@ def project(tmp_path: Path, name: str) -> Path:
     git("add", "-A", cwd=work)
     git("commit", "-qm", f"{name}", cwd=work)
     return work
-
-
-def fleet(gw: Gateway, slug: str, device_type: str) -> Path:
-    """A user (the fleet's owner) with a key, and the fleet; returns the key."""
-    owner = slug.split("/")[0]
-    key = gw.keys.get(owner) or gw.add_user(owner)
-    gw.cli("fleet", "create", slug, "--device-type", device_type)
-    return key
 
 
 def push(

@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from ..support import PLAIN_SERVE, git, make_repo, new_gateway
+from ..support import PLAIN_SERVE, free_port, git, make_repo, new_gateway
 from .rawpush import RawPush
 
 
@@ -16,7 +16,7 @@ def test_a_push_on_one_node_waits_for_a_push_on_the_other(tmp_path: Path, databa
     first = new_gateway(
         tmp_path, PLAIN_SERVE, {"FLEETGATE_DATABASE_URL": database_url, "FLEETGATE_NODE_ID": "a"}
     )
-    second = dataclasses.replace(first, port=_free_port(), keys=first.keys)
+    second = dataclasses.replace(first, port=free_port(), keys=first.keys)
     second.env = dict(first.env, FLEETGATE_SSH_LISTEN=f"127.0.0.1:{second.port}", FLEETGATE_NODE_ID="b")
     first.start()
     second.start()
@@ -46,11 +46,3 @@ def test_a_push_on_one_node_waits_for_a_push_on_the_other(tmp_path: Path, databa
     finally:
         first.stop()
         second.stop()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

@@ -12,25 +12,16 @@ from pathlib import Path
 import pytest
 from dulwich.objects import Blob, Tree
 
-from ..support import Gateway, git, make_repo
+from ..support import Gateway, git, make_repo, setup_fleet
 from .rawpush import RawPush, commit_of, delta_bomb, pack_objects, raw_tree
 
 ZERO = "0" * 40
 
 
-def setup_fleet(gw: Gateway, owner: str = "alice", fleet: str = "demo") -> Path:
-    key = gw.add_user(owner)
-    gw.cli("fleet", "create", f"{owner}/{fleet}", "--device-type", "raspberrypi3")
-    return key
-
-
-def repo_path(gw: Gateway, slug: str) -> Path:
-    return gw.repo_of(json.loads(gw.cli("fleet", "show", slug, "--json").stdout)["id"])
-
-
 def ssh(gw: Gateway, key: Path, command: str, login: str = "git") -> subprocess.CompletedProcess:
-    argv = gw.ssh_command(key, login).split() + ["-p", str(gw.port), "127.0.0.1", command]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        gw.ssh_argv(key, command, login), capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL
+    )
 
 
 def raw(gw: Gateway, key: Path, slug: str = "alice/demo") -> RawPush:
@@ -49,7 +40,7 @@ def push_objects(gw: Gateway, key: Path, objects: list, tip: str, ref: str = "re
 
 
 def assert_untouched(gw: Gateway, slug: str = "alice/demo") -> None:
-    repo = repo_path(gw, slug)
+    repo = gw.repo_for(slug)
     assert not (repo / "refs/heads/master").exists()
     assert not list((repo / "objects/pack").glob("*.pack"))
     assert not list((repo / "objects").glob("incoming-*"))
@@ -283,7 +274,7 @@ def test_lost_compare_and_swap_is_reported_truthfully(gateway: Gateway, tmp_path
     try:
         client.advertisement()
         # Another writer moves master after the advertisement (as a second node or the CLI would).
-        master = repo_path(gateway, "alice/demo") / "refs/heads/master"
+        master = gateway.repo_for("alice/demo") / "refs/heads/master"
         master.write_text("f" * 40 + "\n")
         client.send_commands([(first, commit.id.decode(), "refs/heads/master")])
         client.send(pack_objects([commit, tree]))
@@ -321,7 +312,7 @@ def test_two_pushes_to_one_fleet_wait_in_line_and_the_newest_wins(gateway: Gatew
     assert "superseded by a newer push to alice/demo" in older_err
     assert waiting[1].returncode == 0, newer_err
     head = git("rev-parse", "HEAD", cwd=works[1]).stdout.strip()
-    assert (repo_path(gateway, "alice/demo") / "refs/heads/master").read_text().strip() == head
+    assert (gateway.repo_for("alice/demo") / "refs/heads/master").read_text().strip() == head
 
 
 def test_revoking_the_key_during_a_push_stops_it(gateway: Gateway) -> None:
@@ -359,7 +350,7 @@ def test_kill_9_during_a_push_then_a_clean_restart(gateway: Gateway, tmp_path: P
     client.advertisement()
     client.send_commands([(ZERO, commit.id.decode(), "refs/heads/master")])
     client.send(pack[: len(pack) // 2], close=False)
-    repo = repo_path(gateway, "alice/demo")
+    repo = gateway.repo_for("alice/demo")
     deadline = time.monotonic() + 10
     while not list((repo / "objects").glob("incoming-*")) and time.monotonic() < deadline:
         time.sleep(0.05)

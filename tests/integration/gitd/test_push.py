@@ -5,20 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from ..support import Gateway, git, make_repo
-
-
-def setup_fleet(gw: Gateway, owner: str = "alice", fleet: str = "demo") -> Path:
-    key = gw.add_user(owner)
-    gw.cli("fleet", "create", f"{owner}/{fleet}", "--device-type", "raspberrypi3")
-    return key
-
-
-def fleet_id(gw: Gateway, slug: str) -> int:
-    import json
-
-    shown = json.loads(gw.cli("fleet", "show", slug, "--json").stdout)
-    return shown["id"]
+from ..support import Gateway, git, make_repo, setup_fleet
 
 
 def test_readme_flow_push_then_clone_and_fsck(gateway: Gateway, tmp_path: Path) -> None:
@@ -34,7 +21,7 @@ def test_readme_flow_push_then_clone_and_fsck(gateway: Gateway, tmp_path: Path) 
     assert git("rev-parse", "HEAD", cwd=clone).stdout.strip() == head
     assert (clone / "src/app.sh").read_text() == "echo hi\n"
 
-    repo = gateway.repo_of(fleet_id(gateway, "alice/demo"))
+    repo = gateway.repo_for("alice/demo")
     fsck = subprocess.run(["git", "--git-dir", str(repo), "fsck", "--strict"], capture_output=True, text=True)
     assert fsck.returncode == 0, fsck.stderr
     assert not list((repo / "objects").glob("incoming-*"))
@@ -148,7 +135,7 @@ def test_a_big_pack_is_unpacked_in_a_worker_process(gateway: Gateway, tmp_path: 
     work = _many_files(tmp_path / "big", 2500)
     git("push", gateway.url("alice/demo"), "master", cwd=work, key=key, gw=gateway)
     assert "unpacking 2542 objects in a worker process" in (gateway.home / "serve.log").read_text()
-    repo = gateway.repo_of(fleet_id(gateway, "alice/demo"))
+    repo = gateway.repo_for("alice/demo")
     fsck = subprocess.run(["git", "--git-dir", str(repo), "fsck", "--strict"], capture_output=True, text=True)
     assert fsck.returncode == 0, fsck.stderr
     clone = tmp_path / "clone"
@@ -164,6 +151,6 @@ def test_a_worker_rejection_reaches_the_pusher(gateway: Gateway, tmp_path: Path)
     result = git("push", gateway.url("alice/demo"), "master", cwd=work, key=key, gw=gateway, check=False)
     assert result.returncode == 1
     assert "over the cap of 1" in result.stderr
-    repo = gateway.repo_of(fleet_id(gateway, "alice/demo"))
+    repo = gateway.repo_for("alice/demo")
     assert not list((repo / "objects/pack").glob("*.pack"))
     assert not list((repo / "objects").glob("incoming-*"))
