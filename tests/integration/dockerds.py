@@ -75,11 +75,16 @@ def start_dockerd(number: int, timeout: float = 60) -> Dockerd:
     process = subprocess.Popen(
         [
             "dockerd",
-            "--data-root", str(root / "data"),
-            "--exec-root", str(root / "exec"),
-            "-H", f"unix://{root / 'docker.sock'}",
-            "--pidfile", str(root / "dockerd.pid"),
-            "--bridge", f"fgbr{number}",
+            "--data-root",
+            str(root / "data"),
+            "--exec-root",
+            str(root / "exec"),
+            "-H",
+            f"unix://{root / 'docker.sock'}",
+            "--pidfile",
+            str(root / "dockerd.pid"),
+            "--bridge",
+            f"fgbr{number}",
             "--iptables=false",
             "--ip-masq=false",
         ],
@@ -140,6 +145,10 @@ def load_image(daemon: Dockerd, image: str) -> None:
     """Copy a local image of the main daemon into `daemon` (base images cannot be pulled here)."""
     save = subprocess.Popen([DOCKER_CLI, "save", image], stdout=subprocess.PIPE)
     subprocess.run(
-        [DOCKER_CLI, "-H", daemon.host, "load"], stdin=save.stdout, capture_output=True, check=True, timeout=120
+        [DOCKER_CLI, "-H", daemon.host, "load"],
+        stdin=save.stdout,
+        capture_output=True,
+        check=True,
+        timeout=120,
     )
     save.wait(timeout=30)
