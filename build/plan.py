@@ -27,6 +27,7 @@ class BuildOptions:
     detach: bool = False
     plain: bool = False
     note: str | None = None
+    wait_devices: bool = False  # not a build option: the push waits for the devices after the build
 
     def names(self) -> tuple[str, ...]:
         """The options that are on, as recorded on the release."""

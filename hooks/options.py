@@ -22,10 +22,12 @@ def build_options(rule: BranchRule, push_options: tuple[str, ...]) -> BuildOptio
         name, sep, value = option.partition("=")
         if name == "note" and sep:
             note = value[:NOTE_MAX]
+        elif name == "wait" and value == "devices":
+            flags.add("wait=devices")
         elif name in FLAGS and not sep:
             flags.add(name)
         else:
-            known = ", ".join((*FLAGS, "note=<text>"))
+            known = ", ".join((*FLAGS, "note=<text>", "wait=devices"))
             raise OptionRefused(f"unknown push option {option[:80]!r}; known options: {known}")
     return BuildOptions(
         nocache="nocache" in flags,
@@ -33,4 +35,5 @@ def build_options(rule: BranchRule, push_options: tuple[str, ...]) -> BuildOptio
         detach="detach" in flags,
         plain="plain" in flags,
         note=note,
+        wait_devices="wait=devices" in flags,
     )
