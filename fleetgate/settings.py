@@ -80,6 +80,11 @@ class Settings:
         """The gateway's persistent ed25519 host key."""
         return self.home / "ssh_host_ed25519_key"
 
+    @property
+    def known_hosts_path(self) -> Path:
+        """The server host keys the operator accepted (`fleetgate server trust`), OpenSSH's format."""
+        return self.home / "known_hosts"
+
 
 def _host_port(value: str, name: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
