@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-import paramiko
-
 DEFAULT_PORT = 22
 
 
@@ -73,6 +71,8 @@ def decide(recorded: Iterable[HostKey], offered: HostKey) -> Decision:
 
 def recorded_keys(path: Path, name: str) -> list[HostKey]:
     """The keys recorded for `name` in the known-hosts file (none when the file does not exist)."""
+    import paramiko  # here, not at the top: every `fleetgate` command imports this module
+
     if not path.exists():
         return []
     try:
@@ -86,6 +86,8 @@ def recorded_keys(path: Path, name: str) -> list[HostKey]:
 
 def fetch(host: str, port: int, timeout: float = 10.0) -> HostKey:
     """The host key the SSH server at host:port offers (no authentication is attempted)."""
+    import paramiko
+
     try:
         sock = socket.create_connection((host, port), timeout=timeout)
     except OSError as error:

@@ -195,6 +195,12 @@ def remove_server(session: Session, fleet: fleets.Fleet, endpoint: str) -> Serve
     return server
 
 
+def ports_of(session: Session, host: str) -> list[int]:
+    """The ports servers on `host` are registered with, in any fleet."""
+    query = select(models.Server.port).where(models.Server.host == check_host(host)).distinct()
+    return sorted(session.scalars(query))
+
+
 def has_servers(session: Session, fleet_id: int) -> bool:
     """Whether pushes to the fleet roll out to servers."""
     query = select(models.Server.id).where(models.Server.fleet_id == fleet_id).limit(1)

@@ -22,9 +22,10 @@ from .cli_env import env
 from .cli_fleets import device_types, fleet, rollback
 from .cli_output import Failure
 from .cli_release import release
+from .cli_servers import server
 from .cli_users import key, user
 from .db import Database
-from .deploy import targets, variables
+from .deploy import known_hosts, roles, servers, targets, variables
 from .device_types import UnknownDeviceType
 from .settings import Settings, SettingsError, load
 
@@ -38,6 +39,9 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     releases.ReleaseError,
     targets.TargetError,
     variables.VariableError,
+    servers.ServerError,
+    roles.RoleError,
+    known_hosts.HostKeyError,
     UnknownDeviceType,
     SettingsError,
 )
@@ -145,6 +149,7 @@ cli.add_command(device_types)
 cli.add_command(release)
 cli.add_command(env)
 cli.add_command(rollback)
+cli.add_command(server)
 
 
 def main() -> None:

@@ -1,0 +1,214 @@
+"""`fleetgate server …`: the servers a fleet rolls out to, their host keys and proxy (DESIGN.md §3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from . import fleets
+from .cli_output import Failure, json_option, print_table, to_json
+from .deploy import known_hosts, servers
+from .deploy.servers import Proxy, Server
+
+if TYPE_CHECKING:
+    from .cli import App
+
+NO_REGISTRY = (
+    "server rollouts pull images from a registry and none is configured: "
+    "set FLEETGATE_REGISTRY (and FLEETGATE_REGISTRY_USER/FLEETGATE_REGISTRY_PASSWORD) for fleetgate serve"
+)
+
+
+def _app(ctx: click.Context) -> App:
+    return ctx.find_root().obj
+
+
+def _file(path: str | None, what: str) -> str | None:
+    """The absolute path of an operator's file that must exist (the gateway reads it later)."""
+    if path is None:
+        return None
+    found = Path(path).expanduser().absolute()
+    if not found.is_file():
+        raise Failure(f"{what} {found} is not a file; give the path of an existing file")
+    return str(found)
+
+
+def _trusted(app: App, server: Server) -> bool:
+    name = known_hosts.host_name(server.address.host, server.address.port)
+    return bool(known_hosts.recorded_keys(app.settings.known_hosts_path, name))
+
+
+def _facts(app: App, fleet: fleets.Fleet, server: Server) -> dict[str, object]:
+    return {
+        "fleet": fleet.slug,
+        "address": server.address.url,
+        "user": server.address.user,
+        "host": server.address.host,
+        "port": server.address.port,
+        "role": server.role,
+        "key": server.key_path,
+        "host_key": "trusted" if _trusted(app, server) else "not trusted",
+        "created_at": server.created_at,
+    }
+
+
+@click.group()
+def server() -> None:
+    """Add, list and remove the servers a fleet's releases roll out to over SSH."""
+
+
+@server.command("add")
+@click.argument("slug", metavar="OWNER/NAME")
+@click.argument("address", metavar="ssh://USER@HOST[:PORT]")
+@click.option(
+    "--role", metavar="ROLE", help="Run only the services labelled io.fleetgate.role=ROLE (default: all)."
+)
+@click.option("--key", "key_path", metavar="PATH", help="The SSH private key to log in with.")
+@click.option(
+    "--host", "proxy_host", metavar="NAME", help="The host name the fleet's proxy routes (all servers)."
+)
+@click.option("--tls-cert", metavar="FILE", help="The fleet's TLS certificate (PEM), with --tls-key.")
+@click.option("--tls-key", metavar="FILE", help="The private key of --tls-cert (PEM).")
+@click.pass_context
+def server_add(
+    ctx: click.Context,
+    slug: str,
+    address: str,
+    role: str | None,
+    key_path: str | None,
+    proxy_host: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
+) -> None:
+    """Roll the fleet's releases out to the server at ssh://USER@HOST[:PORT] too."""
+    app = _app(ctx)
+    parsed = servers.parse_address(address)
+    proxy = Proxy(proxy_host, _file(tls_cert, "--tls-cert"), _file(tls_key, "--tls-key"))
+    with app.database.session() as session:
+        found = fleets.get_fleet(session, *fleets.parse_slug(slug))
+        added = servers.add_server(session, found, parsed, role, _file(key_path, "--key"))
+        if proxy != Proxy():
+            servers.set_proxy(session, found.id, proxy)
+    click.echo(
+        f"added server {added.address.url} to {found.slug} ({'role ' + role if role else 'all services'})"
+    )
+    if not _trusted(app, added):
+        click.echo(
+            f"its host key is not trusted yet; check it: fleetgate server trust {added.address.endpoint}"
+        )
+    if not app.settings.registry:
+        click.echo(f"fleetgate: warning: {NO_REGISTRY}", err=True)
+
+
+@server.command("list")
+@click.argument("slug", metavar="OWNER/NAME")
+@json_option
+@click.pass_context
+def server_list(ctx: click.Context, slug: str, as_json: bool) -> None:
+    """List the fleet's servers; the first one is the canary of each rollout."""
+    app = _app(ctx)
+    with app.database.session(readonly=True) as session:
+        found = fleets.get_fleet(session, *fleets.parse_slug(slug))
+        listed = servers.list_servers(session, found.id)
+    rows = [_facts(app, found, s) for s in listed]
+    if as_json:
+        click.echo(to_json(rows))
+        return
+    print_table(
+        ("SERVER", "ROLE", "KEY", "HOST KEY"),
+        ((r["address"], r["role"] or "(all)", r["key"] or "-", r["host_key"]) for r in rows),
+    )
+
+
+@server.command("remove")
+@click.argument("slug", metavar="OWNER/NAME")
+@click.argument("endpoint", metavar="HOST[:PORT]")
+@click.pass_context
+def server_remove(ctx: click.Context, slug: str, endpoint: str) -> None:
+    """Stop rolling the fleet out to a server (what runs there keeps running)."""
+    with _app(ctx).database.session() as session:
+        found = fleets.get_fleet(session, *fleets.parse_slug(slug))
+        removed = servers.remove_server(session, found, endpoint)
+    click.echo(f"removed server {removed.address.url} from {found.slug}; its containers keep running")
+
+
+@server.command("proxy")
+@click.argument("slug", metavar="OWNER/NAME")
+@click.option("--host", "proxy_host", metavar="NAME", help="The host name the proxy routes to the fleet.")
+@click.option("--tls-cert", metavar="FILE", help="TLS certificate (PEM), with --tls-key.")
+@click.option("--tls-key", metavar="FILE", help="The private key of --tls-cert (PEM).")
+@json_option
+@click.pass_context
+def server_proxy(
+    ctx: click.Context,
+    slug: str,
+    proxy_host: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
+    as_json: bool,
+) -> None:
+    """Show the fleet's proxy settings, or set its host name and TLS files."""
+    proxy = Proxy(proxy_host, _file(tls_cert, "--tls-cert"), _file(tls_key, "--tls-key"))
+    with _app(ctx).database.session() as session:
+        found = fleets.get_fleet(session, *fleets.parse_slug(slug))
+        shown = (
+            servers.proxy_of(session, found.id)
+            if proxy == Proxy()
+            else servers.set_proxy(session, found.id, proxy)
+        )
+    facts = {"fleet": found.slug, "host": shown.host, "tls_cert": shown.tls_cert, "tls_key": shown.tls_key}
+    if as_json:
+        click.echo(to_json(facts))
+        return
+    for label, value in facts.items():
+        click.echo(f"{label.replace('_', ' ') + ':':<10}{value or '-'}")
+
+
+@server.command("trust")
+@click.argument("endpoint", metavar="HOST[:PORT]")
+@click.option("--yes", is_flag=True, help="Accept the fingerprint without asking (check it first).")
+@click.pass_context
+def server_trust(ctx: click.Context, endpoint: str, yes: bool) -> None:
+    """Fetch a server's host key, show its fingerprint and record it once you accept it."""
+    app = _app(ctx)
+    host, port = servers.parse_endpoint(endpoint)
+    if port is None:
+        port = _known_port(app, host)
+    name = known_hosts.host_name(host, port)
+    path = app.settings.known_hosts_path
+    offered = known_hosts.fetch(host, port)
+    decision = known_hosts.decide(known_hosts.recorded_keys(path, name), offered)
+    if decision is known_hosts.Decision.TRUSTED:
+        click.echo(f"{name} is already trusted ({offered.type} {offered.fingerprint})")
+        return
+    if decision is known_hosts.Decision.CHANGED:
+        raise Failure(
+            f"the {offered.type} host key of {name} changed (now {offered.fingerprint}): if the server was "
+            f"reinstalled, remove its old key with `ssh-keygen -R '{name}' -f {path}` and trust it again"
+        )
+    click.echo(f"{name} offers the {offered.type} host key {offered.fingerprint}")
+    if not yes:
+        try:
+            accepted = click.confirm("Is this the server's key? Trust it for rollouts", default=False)
+        except click.Abort:
+            accepted = False
+        if not accepted:
+            raise Failure(
+                f"{name} is not trusted; compare the fingerprint with `ssh-keygen -lf` on the server"
+            )
+    known_hosts.record(path, name, offered)
+    click.echo(f"trusted {name}; recorded in {path}")
+
+
+def _known_port(app: App, host: str) -> int:
+    """The port the servers on `host` use, when they all use one; else SSH's default."""
+    with app.database.session(readonly=True) as session:
+        ports = servers.ports_of(session, host)
+    if len(ports) > 1:
+        listed = ", ".join(f"{host}:{p}" for p in ports)
+        raise Failure(
+            f"servers on {host} listen on several ports ({listed}); name one: server trust HOST:PORT"
+        )
+    return ports[0] if ports else servers.DEFAULT_PORT
