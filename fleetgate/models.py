@@ -252,3 +252,50 @@ Index(
     Variable.key,
     unique=True,
 )
+
+
+class Device(Base):
+    """A device registered to a fleet with a provisioning key; its API key is stored hashed."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(62), unique=True)
+    fleet_id: Mapped[int] = mapped_column(ForeignKey("fleets.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    device_type: Mapped[str] = mapped_column(String(64))
+    api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # A release removed under a pin unpins the device rather than deleting it.
+    pinned_release_id: Mapped[int | None] = mapped_column(
+        ForeignKey("releases.id", ondelete="SET NULL"), index=True
+    )
+    lock_override: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str | None] = mapped_column(String(32))
+    release_hash: Mapped[str | None] = mapped_column(String(32))
+    progress: Mapped[int | None] = mapped_column(Integer)
+    services: Mapped[dict] = mapped_column(JSON, default=dict)
+    message: Mapped[str | None] = mapped_column(Text)
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ProvisioningKey(Base):
+    """A key that lets a new device register to one fleet; stored hashed, shown once."""
+
+    __tablename__ = "provisioning_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fleet_id: Mapped[int] = mapped_column(ForeignKey("fleets.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FleetChange(Base):
+    """A rising serial per fleet, bumped whenever its devices' targets change (wakes long-polls)."""
+
+    __tablename__ = "fleet_changes"
+
+    fleet_id: Mapped[int] = mapped_column(ForeignKey("fleets.id", ondelete="CASCADE"), primary_key=True)
+    serial: Mapped[int] = mapped_column(BigInteger, index=True)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
