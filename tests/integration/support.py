@@ -136,7 +136,8 @@ def new_gateway(tmp_path: Path, serve: list[str], extra_env: dict[str, str] | No
     home.mkdir()
     port = free_port()
     env = dict(
-        os.environ,
+        # The HTTP API on a free port too (extra_env may name one): parallel gateways must not share :8080.
+        {**os.environ, "FLEETGATE_HTTP_LISTEN": "127.0.0.1:0"},
         FLEETGATE_HOME=str(home),
         FLEETGATE_SSH_LISTEN=f"127.0.0.1:{port}",
         FLEETGATE_LOCK_WAIT="30",
