@@ -69,6 +69,9 @@ class Settings:
     node_id: str
     build_timeout: float
     build_idle_timeout: float
+    http_cert: Path | None = None
+    http_key: Path | None = None
+    metrics_token: str | None = None
 
     @property
     def repositories(self) -> Path:
@@ -149,4 +152,20 @@ def load(env: dict[str, str] | None = None) -> Settings:
         node_id=env.get("FLEETGATE_NODE_ID") or socket.gethostname(),
         build_timeout=float(_int(env, "FLEETGATE_BUILD_TIMEOUT", 3600)),
         build_idle_timeout=float(_int(env, "FLEETGATE_BUILD_IDLE_TIMEOUT", 600)),
+        **_http_tls(env),
+        metrics_token=env.get("FLEETGATE_METRICS_TOKEN") or None,
     )
+
+
+def _http_tls(env: dict[str, str]) -> dict[str, Path | None]:
+    """`FLEETGATE_HTTP_CERT` and `FLEETGATE_HTTP_KEY` (PEM files): both or neither."""
+    cert, key = env.get("FLEETGATE_HTTP_CERT") or None, env.get("FLEETGATE_HTTP_KEY") or None
+    if (cert is None) != (key is None):
+        raise SettingsError(
+            "set both FLEETGATE_HTTP_CERT and FLEETGATE_HTTP_KEY (PEM certificate and its private key), "
+            "or neither"
+        )
+    return {
+        "http_cert": Path(cert).absolute() if cert else None,
+        "http_key": Path(key).absolute() if key else None,
+    }
