@@ -157,6 +157,29 @@ make_node() {
     say "image node-fg (and node-fg:$major) built from the machine's node"
 }
 
+make_proxy() { # fleetgate-proxy:2.6: Debian's HAProxy (the servers' proxy) and socat (its runtime API client)
+    if has_image fleetgate-proxy:2.6; then return 0; fi
+    if ! [ -x /usr/sbin/haproxy ] || ! [ -x /usr/bin/socat ]; then
+        echo "services: haproxy and socat are needed for the proxy image: apt-get install haproxy socat" >&2
+        exit 1
+    fi
+    local root="$STATE/rootfs-proxy"
+    busybox_rootfs /bin/busybox "$root"
+    mkdir -p "$root/usr/sbin" "$root/usr/bin" "$root/etc/fleetgate-proxy" "$root/run/haproxy"
+    cp /usr/sbin/haproxy "$root/usr/sbin/"
+    cp /usr/bin/socat "$root/usr/bin/"
+    for binary in /usr/sbin/haproxy /usr/bin/socat; do
+        ldd "$binary" | grep -oE '/[^ ]+' | while read -r lib; do
+            cp --parents -L "$lib" "$root/"
+        done
+    done
+    echo "haproxy:x:99:99:haproxy:/run/haproxy:/bin/false" >>"$root/etc/passwd"
+    echo "haproxy:x:99:" >>"$root/etc/group"
+    tar -C "$root" -c . | "${DOCKER[@]}" import --change "ENV $PATH_ENV" \
+        --change 'CMD ["haproxy", "-W", "-db", "-f", "/etc/fleetgate-proxy/haproxy.cfg"]' - fleetgate-proxy:2.6 >/dev/null
+    say "image fleetgate-proxy:2.6 built from the machine's haproxy and socat"
+}
+
 start_binfmt
 start_dockerd
 start_registry 5000 no
@@ -164,4 +187,5 @@ start_registry 5001 yes
 make_busybox_amd64
 make_busybox_armv7hf
 make_node
+make_proxy
 say "ready: registry 127.0.0.1:5000, auth registry 127.0.0.1:5001 ($REGISTRY_AUTH_USER/$REGISTRY_AUTH_PASSWORD)"
