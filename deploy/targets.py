@@ -20,6 +20,8 @@ from fleetgate.fleets import Fleet
 from fleetgate.models import utcnow
 from fleetgate.releases import Release
 
+from . import changes
+
 
 class TargetError(ValueError):
     """A release cannot become a fleet's target; the message says what to do."""
@@ -63,6 +65,7 @@ def _set(session: Session, fleet_id: int, release: Release | None, pinned: bool,
     if release is not None:
         session.add(models.FleetTargetLog(fleet_id=fleet_id, release_id=release.id, reason=reason))
     session.flush()
+    changes.notify(session, fleet_id)  # the fleet's devices wake at commit (long-polls answer at once)
     return Target(release=release, pinned=pinned)
 
 

@@ -1,6 +1,6 @@
 """Variables: the operator's runtime configuration of a fleet's containers (DESIGN.md §2.5 deploy).
 
-Set per fleet, per service and (with the devices work) per device, like balena's variables and
+Set per fleet, per service and per device (and a device's service), like balena's variables and
 `dokku config:set`; never taken from the pushed repository. The more specific scope wins.
 Secret values are stored as they are, like every other value: keeping them encrypted needs key
 management that this step does not have. They are only never printed (`Variable.shown`).
@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 
 from fleetgate import fleets, models
 from fleetgate.models import utcnow
+
+from . import changes
 
 KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
 SERVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
@@ -78,55 +80,107 @@ def _variable(row: models.Variable) -> Variable:
     return Variable(row.key, row.value, row.service, row.device_uuid, row.secret)
 
 
-def _scoped(fleet_id: int, service: str | None) -> Select[tuple[models.Variable]]:
-    # Device-scoped rows arrive with the devices work; until then only device_uuid IS NULL exists.
+def _scoped(
+    fleet_id: int, service: str | None, device_uuid: str | None = None
+) -> Select[tuple[models.Variable]]:
     return select(models.Variable).where(
         models.Variable.fleet_id == fleet_id,
         models.Variable.service.is_(None) if service is None else models.Variable.service == service,
-        models.Variable.device_uuid.is_(None),
+        models.Variable.device_uuid.is_(None)
+        if device_uuid is None
+        else models.Variable.device_uuid == device_uuid,
     )
 
 
+def _slug(session: Session, fleet_id: int) -> str:
+    fleet = fleets.fleet_by_id(session, fleet_id)
+    return fleet.slug if fleet else "OWNER/NAME"
+
+
+def check_device(session: Session, fleet_id: int, device_uuid: str | None) -> str | None:
+    """`device_uuid` if it names a registered (not removed) device of the fleet."""
+    if device_uuid is None:
+        return None
+    found = session.scalar(
+        select(models.Device.id).where(
+            models.Device.uuid == device_uuid.lower(),
+            models.Device.fleet_id == fleet_id,
+            models.Device.revoked_at.is_(None),
+        )
+    )
+    if found is None:
+        slug = _slug(session, fleet_id)
+        raise VariableError(f"no device {device_uuid} in {slug}; see: fleetgate device list {slug}")
+    return device_uuid.lower()
+
+
+def _where(session: Session, fleet_id: int, service: str | None, device_uuid: str | None) -> str:
+    where = _slug(session, fleet_id)
+    if device_uuid:
+        where = f"device {device_uuid} of {where}"
+    return f"service {service} of {where}" if service else where
+
+
 def set_variable(
-    session: Session, fleet_id: int, key: str, value: str, service: str | None = None, secret: bool = False
+    session: Session,
+    fleet_id: int,
+    key: str,
+    value: str,
+    service: str | None = None,
+    secret: bool = False,
+    device_uuid: str | None = None,
 ) -> Variable:
-    """Set `key` for the fleet (or one of its services), replacing the value it had there."""
+    """Set `key` for the fleet (or one of its services or devices), replacing the value it had there."""
     check_key(key)
     check_service(service)
     check_value(key, value)
     fleets.lock(session, fleet_id)  # two setters of one new key would both insert
-    row = session.scalar(_scoped(fleet_id, service).where(models.Variable.key == key))
+    device_uuid = check_device(session, fleet_id, device_uuid)
+    row = session.scalar(_scoped(fleet_id, service, device_uuid).where(models.Variable.key == key))
     if row is None:
-        row = models.Variable(fleet_id=fleet_id, service=service, device_uuid=None, key=key)
+        row = models.Variable(fleet_id=fleet_id, service=service, device_uuid=device_uuid, key=key)
         session.add(row)
     row.value, row.secret, row.updated_at = value, secret, utcnow()
     session.flush()
+    changes.notify(session, fleet_id)  # devices get the new environment in their target at once
     return _variable(row)
 
 
-def unset_variable(session: Session, fleet_id: int, key: str, service: str | None = None) -> Variable:
-    """Remove `key` from the fleet (or one of its services); a VariableError when it is not set."""
+def unset_variable(
+    session: Session, fleet_id: int, key: str, service: str | None = None, device_uuid: str | None = None
+) -> Variable:
+    """Remove `key` from the fleet (or a service or device); a VariableError when it is not set."""
     check_service(service)
-    row = session.scalar(_scoped(fleet_id, service).where(models.Variable.key == key))
+    device_uuid = device_uuid.lower() if device_uuid else None
+    row = session.scalar(_scoped(fleet_id, service, device_uuid).where(models.Variable.key == key))
     if row is None:
-        fleet = fleets.fleet_by_id(session, fleet_id)
-        slug = fleet.slug if fleet else "OWNER/NAME"
-        where = f"service {service} of {slug}" if service else slug
-        raise VariableError(f"{key} is not set for {where}; see: fleetgate env list {slug}")
+        where = _where(session, fleet_id, service, device_uuid)
+        raise VariableError(
+            f"{key} is not set for {where}; see: fleetgate env list {_slug(session, fleet_id)}"
+        )
     removed = _variable(row)
     session.delete(row)
     session.flush()
+    changes.notify(session, fleet_id)
     return removed
 
 
-def list_variables(session: Session, fleet_id: int, service: str | None = None) -> list[Variable]:
-    """The fleet's variables by service (fleet-wide first) and key; with `service`, only that service's."""
-    if service is None:
-        query = select(models.Variable).where(
-            models.Variable.fleet_id == fleet_id, models.Variable.device_uuid.is_(None)
-        )
-    else:
-        query = _scoped(fleet_id, check_service(service))
+def list_variables(
+    session: Session, fleet_id: int, service: str | None = None, device_uuid: str | None = None
+) -> list[Variable]:
+    """The fleet's variables by service (fleet-wide first) and key; with `service`, only that service's.
+
+    Without `device_uuid` the fleet's and services' variables; with it, only that device's.
+    """
+    device_uuid = check_device(session, fleet_id, device_uuid)
+    query = select(models.Variable).where(
+        models.Variable.fleet_id == fleet_id,
+        models.Variable.device_uuid.is_(None)
+        if device_uuid is None
+        else models.Variable.device_uuid == device_uuid,
+    )
+    if service is not None:
+        query = query.where(models.Variable.service == check_service(service))
     rows = session.scalars(query)
     return sorted(map(_variable, rows), key=lambda v: (v.service is not None, v.service or "", v.key))
 
@@ -147,3 +201,18 @@ def effective(
     )
     found = sorted(map(_variable, session.scalars(query)), key=_rank)
     return {variable.key: variable.value for variable in found}
+
+
+def effective_by_service(
+    session: Session, fleet_id: int, services: list[str], device_uuid: str | None
+) -> dict[str, dict[str, str]]:
+    """`effective` for each of `services` of one device, read in one query."""
+    query = select(models.Variable).where(
+        models.Variable.fleet_id == fleet_id,
+        models.Variable.device_uuid.is_(None) | (models.Variable.device_uuid == device_uuid),
+    )
+    found = sorted(map(_variable, session.scalars(query)), key=_rank)
+    return {
+        service: {v.key: v.value for v in found if v.service is None or v.service == service}
+        for service in services
+    }

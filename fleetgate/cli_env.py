@@ -1,4 +1,4 @@
-"""`fleetgate env set|unset|list`: the operator's variables per fleet and service (DESIGN.md §2.5, §3)."""
+"""`fleetgate env set|unset|list`: the operator's variables per fleet, service and device (DESIGN.md §2.5)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from . import fleets
-from .cli_output import Failure, json_option, print_table, to_json
+from .cli_output import json_option, print_table, to_json
 from .deploy import variables
 
 if TYPE_CHECKING:
@@ -23,13 +23,9 @@ def _app(ctx: click.Context) -> App:
     return ctx.find_root().obj
 
 
-def _no_devices(device_uuid: str | None) -> None:
-    if device_uuid is not None:
-        raise Failure("devices are not supported yet; set the variable on the fleet or with --service")
-
-
-def _scope(slug: str, service: str | None) -> str:
-    return f"service {service} of {slug}" if service else slug
+def _scope(slug: str, service: str | None, device_uuid: str | None = None) -> str:
+    where = f"device {device_uuid} of {slug}" if device_uuid else slug
+    return f"service {service} of {where}" if service else where
 
 
 def _assignment(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, str]:
@@ -59,15 +55,15 @@ def env_set(
     device_uuid: str | None,
     secret: bool,
 ) -> None:
-    """Set KEY for the fleet's containers, or for one service's."""
-    _no_devices(device_uuid)
+    """Set KEY for the fleet's containers, or for one service's or one device's."""
     key, value = assignment
     with _app(ctx).database.session() as session:
         fleet = fleets.get_fleet(session, *fleets.parse_slug(slug))
-        variables.set_variable(session, fleet.id, key, value, service, secret)
+        variables.set_variable(session, fleet.id, key, value, service, secret, device_uuid)
     kind = "secret " if secret else ""
     click.echo(
-        f"set {kind}{key} for {_scope(fleet.slug, service)}; containers get it when they next (re)start"
+        f"set {kind}{key} for {_scope(fleet.slug, service, device_uuid)}; "
+        "containers get it when they next (re)start"
     )
 
 
@@ -78,12 +74,11 @@ def env_set(
 @device_option
 @click.pass_context
 def env_unset(ctx: click.Context, slug: str, key: str, service: str | None, device_uuid: str | None) -> None:
-    """Remove KEY from the fleet, or from one service."""
-    _no_devices(device_uuid)
+    """Remove KEY from the fleet, or from one service or device."""
     with _app(ctx).database.session() as session:
         fleet = fleets.get_fleet(session, *fleets.parse_slug(slug))
-        variables.unset_variable(session, fleet.id, key, service)
-    click.echo(f"unset {key} for {_scope(fleet.slug, service)}")
+        variables.unset_variable(session, fleet.id, key, service, device_uuid)
+    click.echo(f"unset {key} for {_scope(fleet.slug, service, device_uuid)}")
 
 
 @env.command("list")
@@ -95,13 +90,24 @@ def env_unset(ctx: click.Context, slug: str, key: str, service: str | None, devi
 def env_list(
     ctx: click.Context, slug: str, service: str | None, device_uuid: str | None, as_json: bool
 ) -> None:
-    """List the fleet's variables (SERVICE * means every service); secret values show as ***."""
-    _no_devices(device_uuid)
+    """List the fleet's variables (SERVICE * means every service); secret values show as ***.
+
+    With --device, only the variables set for that device.
+    """
     with _app(ctx).database.session(readonly=True) as session:
         fleet = fleets.get_fleet(session, *fleets.parse_slug(slug))
-        found = variables.list_variables(session, fleet.id, service)
+        found = variables.list_variables(session, fleet.id, service, device_uuid)
     if as_json:
-        listed = [{"key": v.key, "value": v.shown, "service": v.service, "secret": v.secret} for v in found]
+        listed = [
+            {
+                "key": v.key,
+                "value": v.shown,
+                "service": v.service,
+                "device": v.device_uuid,
+                "secret": v.secret,
+            }
+            for v in found
+        ]
         click.echo(to_json(listed))
         return
     rows = ((v.service or "*", v.key, v.shown.replace("\n", "\\n")) for v in found)

@@ -79,8 +79,8 @@ def test_env_set_list_unset(run) -> None:
         "",
     )
     assert json.loads(run("env", "list", "alice/web", "--service", "main", "--json")[1]) == [
-        {"key": "LEVEL", "value": "debug=yes", "service": "main", "secret": False},
-        {"key": "TOKEN", "value": "***", "service": "main", "secret": True},
+        {"key": "LEVEL", "value": "debug=yes", "service": "main", "device": None, "secret": False},
+        {"key": "TOKEN", "value": "***", "service": "main", "device": None, "secret": True},
     ]
     assert run("env", "unset", "alice/web", "LEVEL") == (0, "unset LEVEL for alice/web\n", "")
     assert run("env", "unset", "alice/web", "LEVEL") == error(
@@ -98,7 +98,10 @@ def test_env_refusals(run) -> None:
     )
     assert run("env", "set", "alice/nope", "A=1") == error("no fleet alice/nope; see: fleetgate fleet list")
     assert run("env", "list", "alice/web", "--device", "abc") == error(
-        "devices are not supported yet; set the variable on the fleet or with --service"
+        "no device abc in alice/web; see: fleetgate device list alice/web"
+    )
+    assert run("env", "set", "alice/web", "A=1", "--device", "abc") == error(
+        "no device abc in alice/web; see: fleetgate device list alice/web"
     )
     status, out, err = run("env", "set", "alice/web", "NOVALUE")
     assert (status, out, err.splitlines()[-1]) == (
