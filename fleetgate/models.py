@@ -299,3 +299,31 @@ class FleetChange(Base):
     fleet_id: Mapped[int] = mapped_column(ForeignKey("fleets.id", ondelete="CASCADE"), primary_key=True)
     serial: Mapped[int] = mapped_column(BigInteger, index=True)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Server(Base):
+    """A host a fleet's releases are rolled out to over SSH; `role` picks its services (None: all)."""
+
+    __tablename__ = "servers"
+    __table_args__ = (UniqueConstraint("fleet_id", "host", "port"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fleet_id: Mapped[int] = mapped_column(ForeignKey("fleets.id", ondelete="CASCADE"), index=True)
+    user: Mapped[str] = mapped_column(String(32))
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str | None] = mapped_column(String(63))
+    key_path: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FleetProxy(Base):
+    """How a fleet's servers route web traffic: the host name and the operator's TLS files."""
+
+    __tablename__ = "fleet_proxies"
+
+    fleet_id: Mapped[int] = mapped_column(ForeignKey("fleets.id", ondelete="CASCADE"), primary_key=True)
+    host: Mapped[str | None] = mapped_column(String(253))
+    tls_cert: Mapped[str | None] = mapped_column(Text)
+    tls_key: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
