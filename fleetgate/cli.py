@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from . import fleets, keys, releases, users
+from .cli_agent import agent
 from .cli_env import env
 from .cli_fleets import device_types, fleet, rollback
 from .cli_output import Failure
@@ -150,6 +151,7 @@ cli.add_command(release)
 cli.add_command(env)
 cli.add_command(rollback)
 cli.add_command(server)
+cli.add_command(agent)
 
 
 def main() -> None:
