@@ -50,6 +50,21 @@ def _builders(env: dict[str, str]) -> tuple[BuilderSetting, ...]:
 
 
 @dataclass(frozen=True)
+class RolloutSetting:
+    """How releases roll out to servers (issue 5); the names are RolloutOptions' in fleetgate.deploy."""
+
+    proxy_image: str = "fleetgate-proxy:2.6"
+    http_port: int = 80
+    https_port: int = 443
+    proxy_bind: str = ""  # the proxy's listen address on each server; "" all, "{host}" its SSH host
+    upstream_bind: str = "127.0.0.1"
+    health_timeout: float = 60.0
+    drain_timeout: float = 30.0
+    parallel: int = 4  # servers rolled out at once after the canary
+    keep: int = 5  # releases kept on each server beyond the running one
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything fleetgate needs from its operator, read once at start."""
 
@@ -72,6 +87,12 @@ class Settings:
     http_cert: Path | None = None
     http_key: Path | None = None
     metrics_token: str | None = None
+    registry_auth: str = (
+        "basic"  # "token": fleetgate is the registry's token server (deploy/registry_token.py)
+    )
+    registry_token_service: str = "fleetgate"
+    registry_token_issuer: str = "fleetgate"
+    rollout: RolloutSetting = RolloutSetting()
 
     @property
     def repositories(self) -> Path:
@@ -82,6 +103,16 @@ class Settings:
     def host_key_path(self) -> Path:
         """The gateway's persistent ed25519 host key."""
         return self.home / "ssh_host_ed25519_key"
+
+    @property
+    def registry_token_key_path(self) -> Path:
+        """The private key that signs registry tokens (made on first start, 0600)."""
+        return self.home / "registry_token_key.pem"
+
+    @property
+    def registry_token_cert_path(self) -> Path:
+        """Its self-signed certificate: the registry's `auth.token.rootcertbundle`."""
+        return self.home / "registry_token_cert.pem"
 
     @property
     def known_hosts_path(self) -> Path:
@@ -154,6 +185,8 @@ def load(env: dict[str, str] | None = None) -> Settings:
         build_idle_timeout=float(_int(env, "FLEETGATE_BUILD_IDLE_TIMEOUT", 600)),
         **_http_tls(env),
         metrics_token=env.get("FLEETGATE_METRICS_TOKEN") or None,
+        **_registry_token(env),
+        rollout=_rollout(env),
     )
 
 
@@ -168,4 +201,50 @@ def _http_tls(env: dict[str, str]) -> dict[str, Path | None]:
     return {
         "http_cert": Path(cert).absolute() if cert else None,
         "http_key": Path(key).absolute() if key else None,
+    }
+
+
+def _rollout(env: dict[str, str]) -> RolloutSetting:
+    """`FLEETGATE_PROXY_*`, `FLEETGATE_UPSTREAM_BIND`, `FLEETGATE_HEALTH_TIMEOUT`, … for server rollouts."""
+    d = RolloutSetting()
+    setting = RolloutSetting(
+        proxy_image=env.get("FLEETGATE_PROXY_IMAGE") or d.proxy_image,
+        http_port=_int(env, "FLEETGATE_PROXY_HTTP_PORT", d.http_port),
+        https_port=_int(env, "FLEETGATE_PROXY_HTTPS_PORT", d.https_port),
+        proxy_bind=env.get("FLEETGATE_PROXY_BIND", d.proxy_bind),
+        upstream_bind=env.get("FLEETGATE_UPSTREAM_BIND") or d.upstream_bind,
+        health_timeout=float(_int(env, "FLEETGATE_HEALTH_TIMEOUT", int(d.health_timeout))),
+        drain_timeout=float(_int(env, "FLEETGATE_DRAIN_TIMEOUT", int(d.drain_timeout))),
+        parallel=_int(env, "FLEETGATE_ROLLOUT_PARALLEL", d.parallel),
+        keep=_int(env, "FLEETGATE_RELEASES_KEPT", d.keep),
+    )
+    if setting.parallel < 1 or setting.keep < 1 or setting.health_timeout <= 0:
+        raise SettingsError(
+            "FLEETGATE_ROLLOUT_PARALLEL, FLEETGATE_RELEASES_KEPT and FLEETGATE_HEALTH_TIMEOUT "
+            "must be whole numbers of at least 1"
+        )
+    return setting
+
+
+def _registry_token(env: dict[str, str]) -> dict[str, str]:
+    """`FLEETGATE_REGISTRY_AUTH` (basic|token) and, for token, the service and issuer names."""
+    auth = (env.get("FLEETGATE_REGISTRY_AUTH") or "basic").lower()
+    if auth not in ("basic", "token"):
+        raise SettingsError(f"FLEETGATE_REGISTRY_AUTH={auth!r} is neither basic nor token")
+    if auth == "token" and not (
+        env.get("FLEETGATE_REGISTRY")
+        and env.get("FLEETGATE_REGISTRY_USER")
+        and env.get("FLEETGATE_REGISTRY_PASSWORD")
+    ):
+        raise SettingsError(
+            "FLEETGATE_REGISTRY_AUTH=token needs FLEETGATE_REGISTRY, FLEETGATE_REGISTRY_USER and "
+            "FLEETGATE_REGISTRY_PASSWORD (the operator account the builds push with)"
+        )
+    return {
+        "registry_auth": auth,
+        # The registry's `auth.token.service`: by default the registry's host:port, as Docker Hub names it.
+        "registry_token_service": env.get("FLEETGATE_REGISTRY_TOKEN_SERVICE")
+        or env.get("FLEETGATE_REGISTRY")
+        or "fleetgate",
+        "registry_token_issuer": env.get("FLEETGATE_REGISTRY_TOKEN_ISSUER") or "fleetgate",
     }
