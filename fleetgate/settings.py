@@ -87,9 +87,8 @@ class Settings:
     http_cert: Path | None = None
     http_key: Path | None = None
     metrics_token: str | None = None
-    registry_auth: str = (
-        "basic"  # "token": fleetgate is the registry's token server (deploy/registry_token.py)
-    )
+    # "token": fleetgate is the registry's token server (deploy/registry_token.py); "basic": htpasswd.
+    registry_auth: str = "basic"
     registry_token_service: str = "fleetgate"
     registry_token_issuer: str = "fleetgate"
     rollout: RolloutSetting = RolloutSetting()
