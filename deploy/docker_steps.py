@@ -17,7 +17,7 @@ from typing import Any
 
 import docker.errors
 
-from .container_config import Device, container_config
+from .container_config import ComposeServiceError, Device, container_config
 from .device_state import TargetState
 from .docker_state import HANDOVER_FILES
 from .steps import (
@@ -126,7 +126,10 @@ def create(ctx: Context, step: Create) -> None:
     if service is None:
         raise StepError(f"service {step.service} is not in the target")
     (ctx.lock_root / step.service).mkdir(parents=True, exist_ok=True)
-    config = container_config(service, ctx.target, ctx.device, step.name, ctx.host_paths)
+    try:
+        config = container_config(service, ctx.target, ctx.device, step.name, ctx.host_paths)
+    except ComposeServiceError as e:
+        raise StepError(f"service {step.service} of release {ctx.target.release}: {e}") from None
     try:
         ctx.client.containers.create(**config.create)
         for network, aliases in config.networks:
