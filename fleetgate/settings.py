@@ -84,6 +84,7 @@ class Settings:
     node_id: str
     build_timeout: float
     build_idle_timeout: float
+    device_wait: float = 600.0  # `git push -o wait=devices`: how long the push waits for the devices
     http_cert: Path | None = None
     http_key: Path | None = None
     metrics_token: str | None = None
@@ -182,6 +183,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         node_id=env.get("FLEETGATE_NODE_ID") or socket.gethostname(),
         build_timeout=float(_int(env, "FLEETGATE_BUILD_TIMEOUT", 3600)),
         build_idle_timeout=float(_int(env, "FLEETGATE_BUILD_IDLE_TIMEOUT", 600)),
+        device_wait=float(_int(env, "FLEETGATE_DEVICE_WAIT", 600)),
         **_http_tls(env),
         metrics_token=env.get("FLEETGATE_METRICS_TOKEN") or None,
         **_registry_token(env),

@@ -19,15 +19,19 @@ from fleetgate.build.docker_build import BuilderUnavailable, BuildFailed
 from fleetgate.build.plan import BuildOptions, Placement, place
 from fleetgate.build.publish import PublishFailed
 from fleetgate.build.release import BuildSettings, BuiltRelease, ReleaseSpec, ServiceFailed, build_release
-from fleetgate.deploy import targets
+from fleetgate.deploy import devices, targets
+from fleetgate.deploy.fleet_rollout import RolloutConfig
 from fleetgate.gitd.pipeline import Decision, Progress, Push, RefResult, RefUpdate, Verdict
 
 from fleetgate import release_images, release_leases, releases
 from fleetgate.db import Database
 from fleetgate.device_types import device_type
+from fleetgate.models import utcnow
 
+from .device_progress import DeviceProgress, wait_for_devices
 from .options import OptionRefused, build_options
 from .push_output import PushOutput
+from . import server_rollout
 from .refrules import BranchRule, RefRefused, rule_for
 
 log = logging.getLogger(__name__)
@@ -39,6 +43,8 @@ class PipelineConfig:
 
     build: BuildSettings
     node_id: str
+    servers: RolloutConfig | None = None  # None: pushes never roll out to servers (tests of git alone)
+    device_wait: float = 600.0  # seconds a `-o wait=devices` push streams the devices' progress
 
 
 class BuildPipeline:
@@ -102,10 +108,26 @@ class BuildPipeline:
             built.publish_seconds,
             total,
         )
+        failed = self._roll_out(push, release, out)
+        if failed is not None:  # the ref stays; the release's images stay in the registry
+            return Verdict.reject(update.ref, failed), None
         store_as = None if rule.moves == update.ref else rule.moves
         return Verdict.accept(update.ref, store_as), lambda results: self._finish(
-            release, update, results, out
+            release, update, results, out, options.wait_devices and not options.detach, stop
         )
+
+    def _roll_out(self, push: Push, release: releases.Release, out: PushOutput) -> str | None:
+        """Roll out to the fleet's servers before the ref moves (§2.3); the reason when it failed."""
+        if self.config.servers is None or not server_rollout.has_servers(self.database, push.fleet.id):
+            return None
+        with self._lease(release):
+            reason = server_rollout.roll_out(
+                self.database, self.config.servers, release.hash, push.pusher.user, out
+            )
+        if reason is not None:
+            with self.database.session() as session:
+                releases.finish_release(session, release.id, "failed", error=reason)
+        return reason
 
     def _start(
         self, push: Push, update: RefUpdate, options: BuildOptions, placement: Placement
@@ -189,15 +211,43 @@ class BuildPipeline:
         return reason
 
     def _finish(
-        self, release: releases.Release, update: RefUpdate, results: Sequence[RefResult], out: PushOutput
+        self,
+        release: releases.Release,
+        update: RefUpdate,
+        results: Sequence[RefResult],
+        out: PushOutput,
+        wait_devices: bool,
+        stop: threading.Event,
     ) -> None:
         result = next((r for r in results if r.ref == update.ref), None)
         with self.database.session() as session:
             if result is not None and result.ok:
-                targets.on_release_success(session, releases.finish_release(session, release.id, "success"))
+                target = targets.on_release_success(
+                    session, releases.finish_release(session, release.id, "success")
+                )
             else:
                 reason = result.reason if result is not None else "the ref did not move"
                 releases.finish_release(session, release.id, "failed", error=f"ref not updated: {reason}")
+                return
+        if wait_devices:
+            self._wait_for_devices(release, target, out, stop)
+
+    def _wait_for_devices(
+        self, release: releases.Release, target: targets.Target, out: PushOutput, stop: threading.Event
+    ) -> None:
+        if target.release is None or target.release.id != release.id:
+            out.info(f"{release.fleet} is pinned to another release; devices keep it (fleet pin --latest)")
+            return
+
+        def read() -> list[DeviceProgress]:
+            with self.database.session(readonly=True) as session:
+                return [
+                    DeviceProgress(d.uuid, d.status, d.release, d.last_seen)
+                    for d in devices.list_devices(session, release.fleet_id)
+                    if d.pinned_release in (None, release.hash)
+                ]
+
+        wait_for_devices(release.hash, read, out.info, self.config.device_wait, stop, utcnow)
 
 
 def _classify(error: Exception) -> tuple[str, str, bool]:
