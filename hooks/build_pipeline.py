@@ -28,10 +28,10 @@ from fleetgate.db import Database
 from fleetgate.device_types import device_type
 from fleetgate.models import utcnow
 
+from . import server_rollout
 from .device_progress import DeviceProgress, wait_for_devices
 from .options import OptionRefused, build_options
 from .push_output import PushOutput
-from . import server_rollout
 from .refrules import BranchRule, RefRefused, rule_for
 
 log = logging.getLogger(__name__)
