@@ -9,10 +9,22 @@ says why. The commands are data (`server_commands`); this module only sequences 
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from . import server_commands as cmd
+from .container_spec import SpecError, web_service
+from .roles import RoleError
+from .server_prune import prune
+from .server_rollout import Deployed, HostError, Plan, deploy, list_containers, switch_back
+from .server_ssh import Connection, SSHError, connect
 
 
 @dataclass(frozen=True)
@@ -118,6 +130,114 @@ class RolloutError(RuntimeError):
 Say = Callable[[str], None]
 
 
+def _plan(release: RolloutRelease, server: ServerTarget, options: RolloutOptions) -> Plan:
+    services = dict((release.composition.get("services") or {}).items())
+    if server.services is not None:
+        services = {name: body for name, body in services.items() if name in server.services}
+    certificate = None
+    if release.tls_cert and release.tls_key:
+        try:
+            certificate = release.tls_cert.read_bytes().rstrip() + b"\n" + release.tls_key.read_bytes()
+        except OSError as error:
+            raise RolloutError(f"cannot read the TLS files of {release.fleet_slug}: {error}") from None
+    return Plan(
+        release.fleet_slug,
+        release.release_hash,
+        release.release_name,
+        services,
+        release.environment,
+        web_service(services),
+        release.registry,
+        release.proxy_host,
+        certificate,
+        release.keep,
+        tuple(release.retained),
+        options,
+        server.host,
+    )
+
+
+def _connect(server: ServerTarget, options: RolloutOptions) -> Connection:
+    return connect(
+        server.host, server.port, server.user, server.key_path, server.known_hosts, options.connect_timeout
+    )
+
+
+def _held(text: str, release: RolloutRelease, endpoint: str) -> str:
+    try:
+        lock = json.loads(text)
+        holder = f"held by {lock.get('who')} since {lock.get('since')} for {lock.get('release')}"
+    except ValueError:
+        holder = "held (no details)"
+    return (
+        f"deploy lock of {release.fleet_slug} on {endpoint} is {holder}; wait for that rollout, "
+        f"or if it died: fleetgate server unlock {release.fleet_slug} {endpoint}"
+    )
+
+
+@dataclass
+class _Host:
+    """One host during a rollout (mutable on purpose: the thread running it fills it in)."""
+
+    server: ServerTarget
+    plan: Plan
+    conn: Connection | None = None
+    locked: bool = False
+    deployed: Deployed | None = None
+    result: HostResult | None = None
+
+
+def _run_host(host: _Host, release: RolloutRelease, who: str, say: Say) -> None:
+    endpoint, started = host.server.endpoint, time.monotonic()
+    tell = lambda line: say(f"{endpoint}: {line}")  # noqa: E731
+    try:
+        host.conn = _connect(host.server, host.plan.options)
+        since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        details = {"who": who, "since": since, "release": release.release_name}
+        out = host.conn.run(cmd.lock(release.fleet_slug, details))
+        if out.status == cmd.LOCK_HELD:
+            raise HostError(_held(out.stdout, release, endpoint))
+        host.locked = True
+        tell(f"rolling out {release.release_name}")
+        host.deployed = deploy(host.conn, host.plan, tell)
+        try:
+            prune(host.conn, release.fleet_slug, release.release_hash, release.keep, release.retained, tell)
+            line = f"{since} {who} deployed {release.release_name} {release.release_hash}"
+            host.conn.run(cmd.audit(line))
+        except (SSHError, HostError) as error:  # the host serves the release: a warning, not a failure
+            tell(f"warning: {error}")
+        seconds = time.monotonic() - started
+        tell(f"serving {release.release_name} ({seconds:.1f}s)")
+        host.result = HostResult(endpoint, "switched", seconds)
+    except (HostError, SSHError, SpecError) as error:
+        tell(f"failed: {error}")
+        host.result = HostResult(endpoint, "failed", time.monotonic() - started, str(error))
+
+
+def _switch_back(host: _Host, release: RolloutRelease, who: str, say: Say) -> None:
+    endpoint = host.server.endpoint
+    tell = lambda line: say(f"{endpoint}: {line}")  # noqa: E731
+    assert host.conn is not None and host.deployed is not None and host.result is not None
+    try:
+        switch_back(host.conn, host.plan, host.deployed, tell)
+        since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        host.conn.run(
+            cmd.audit(f"{since} {who} switched back from {release.release_name} {release.release_hash}")
+        )
+        host.result = HostResult(endpoint, "switched back", host.result.seconds, "another host failed")
+    except (HostError, SSHError) as error:
+        tell(f"switching back failed: {error}")
+        host.result = HostResult(endpoint, "failed", host.result.seconds, f"switching back failed: {error}")
+
+
+def _finish(hosts: list[_Host], release: RolloutRelease) -> None:
+    for host in hosts:
+        if host.conn is not None:
+            if host.locked:
+                host.conn.call(cmd.unlock(release.fleet_slug))
+            host.conn.close()
+
+
 def rollout(
     release: RolloutRelease,
     servers: tuple[ServerTarget, ...] | list[ServerTarget],
@@ -131,16 +251,91 @@ def rollout(
     A host that already has a container of this release (a retained one: a rollback) starts it again
     instead of pulling and creating a new one.
     """
-    raise NotImplementedError
+    if not servers:
+        return RolloutResult(True, None, ())
+    lock = threading.Lock()
+
+    def said(line: str) -> None:
+        with lock:
+            say(line)
+
+    try:
+        hosts = [_Host(server, _plan(release, server, options)) for server in servers]
+    except (SpecError, RoleError) as error:
+        return RolloutResult(False, str(error), ())
+    try:
+        _run_host(hosts[0], release, who, said)
+        if hosts[0].result.state == "switched" and len(hosts) > 1:
+            with ThreadPoolExecutor(max_workers=max(1, options.parallel)) as pool:
+                list(pool.map(lambda host: _run_host(host, release, who, said), hosts[1:]))
+        failed = [host for host in hosts if host.result and host.result.state == "failed"]
+        if failed:
+            done = [host for host in hosts if host.result and host.result.state == "switched"]
+            with ThreadPoolExecutor(max_workers=max(1, options.parallel)) as pool:
+                list(pool.map(lambda host: _switch_back(host, release, who, said), done))
+    finally:
+        _finish(hosts, release)
+    results = tuple(host.result or HostResult(host.server.endpoint, "not started", 0.0) for host in hosts)
+    if not failed:
+        return RolloutResult(True, None, results)
+    first = failed[0].result
+    return RolloutResult(False, f"rollout failed on {first.endpoint}: {first.message}", results)
 
 
 def status(server: ServerTarget, fleet_slug: str, options: RolloutOptions = RolloutOptions()) -> ServerStatus:
     """The fleet's state on one host: running release, its health, the deploy lock, its containers."""
-    raise NotImplementedError
+    from . import proxy
+    from .server_rollout import _routes, _stats
+
+    try:
+        conn = _connect(server, options)
+    except SSHError as error:
+        return ServerStatus(server.endpoint, False, str(error), None, None, None, ())
+    try:
+        text = conn.run(cmd.lock_details(fleet_slug)).stdout.strip()
+        lock = _lock_info(text)
+        found = list_containers(conn, fleet_slug)
+        containers = tuple((c.name, c.release, c.state) for c in found)
+        running = [c for c in found if c.state == "running"]
+        release = running[0].release if running else None
+        healthy = None
+        routes = [r for r in _routes(conn) if r.fleet == fleet_slug]
+        if routes and routes[0].live and routes[0].slot(routes[0].live):
+            route = routes[0]
+            release = route.slot(route.live).release
+            stat = _stats(conn, route).get(route.live)
+            healthy = bool(stat and stat.healthy and stat.status == "UP")
+        del proxy
+        return ServerStatus(server.endpoint, True, None, release, healthy, lock, containers)
+    except (SSHError, HostError) as error:
+        return ServerStatus(server.endpoint, True, str(error), None, None, None, ())
+    finally:
+        conn.close()
+
+
+def _lock_info(text: str) -> LockInfo | None:
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+        return LockInfo(str(data.get("who")), str(data.get("since")), str(data.get("release")))
+    except ValueError:
+        return LockInfo("?", "?", "?")
 
 
 def unlock(
     server: ServerTarget, fleet_slug: str, options: RolloutOptions = RolloutOptions()
 ) -> LockInfo | None:
     """Remove the fleet's deploy lock on the host; the lock that was held, None when there was none."""
-    raise NotImplementedError
+    try:
+        conn = _connect(server, options)
+    except SSHError as error:
+        raise RolloutError(str(error)) from None
+    try:
+        held = _lock_info(conn.run(cmd.lock_details(fleet_slug)).stdout.strip())
+        conn.run(cmd.unlock(fleet_slug))
+        return held
+    except SSHError as error:
+        raise RolloutError(str(error)) from None
+    finally:
+        conn.close()

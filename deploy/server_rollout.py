@@ -1,0 +1,298 @@
+"""Server rollout: the steps on one host, top to bottom (issue 5; `rollout` sequences the hosts).
+
+The host keeps serving what it served until the new web container passed its health check through the
+proxy; every failure before the switch removes what this rollout created and leaves the old containers
+running. `switch_back` undoes a finished host when another host failed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from . import container_spec, proxy
+from . import server_commands as cmd
+from .container_spec import WebService
+from .proxy import Listen, Route, Slot
+from .server_ssh import Connection, SSHError
+
+Say = Callable[[str], None]
+
+
+class HostError(RuntimeError):
+    """A rollout step failed on this host; the message is one line for the pusher."""
+
+
+@dataclass(frozen=True)
+class Container:
+    """A container of the fleet on the host, as `docker ps` lists it (newest first)."""
+
+    name: str
+    release: str
+    service: str
+    state: str
+    image: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to run on one host: the release's services for it, its web service, options and context."""
+
+    slug: str
+    release_hash: str
+    release_name: str
+    services: Mapping[str, Mapping[str, Any]]
+    environment: Mapping[str, Mapping[str, str]]
+    web: WebService | None
+    registry: tuple[str, str, str] | None
+    proxy_host: str | None
+    certificate: bytes | None  # certificate and key, PEM, concatenated as HAProxy reads them
+    keep: int
+    retained: tuple[str, ...]
+    options: Any  # RolloutOptions
+    host: str  # the SSH host, for "{host}" in the bind options
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """What a host served before and serves now, for a switch back."""
+
+    previous: tuple[str, ...]  # containers that ran before (now stopped)
+    previous_web: str | None  # the container the proxy sent traffic to before
+    current: tuple[str, ...]  # the new release's containers
+    route: Route | None
+
+
+def list_containers(conn: Connection, slug: str) -> list[Container]:
+    """The fleet's containers on the host, newest first."""
+    out = conn.run(cmd.containers(slug)).stdout
+    return [Container(*line.split("\t")[:5]) for line in out.splitlines() if line.count("\t") >= 4]
+
+
+def _home(conn: Connection) -> str:
+    return conn.run(cmd.Command(("sh", "-c", 'printf %s "$HOME"'))).stdout.strip()
+
+
+def _bind(template: str, plan: Plan) -> str:
+    return template.replace("{host}", plan.host)
+
+
+def _routes(conn: Connection) -> list[Route]:
+    return [
+        proxy.parse_route(line) for line in conn.run(proxy.read_routes()).stdout.splitlines() if line.strip()
+    ]
+
+
+def _write_config(conn: Connection, routes: list[Route], plan: Plan) -> bool:
+    """Write haproxy.cfg for `routes`; whether it changed."""
+    listen = Listen(_bind(plan.options.proxy_bind, plan), plan.options.http_port, plan.options.https_port)
+    text = proxy.config(routes, listen)
+    old = conn.call(cmd.Command(("cat", f"{proxy.DIR}/haproxy.cfg"))).stdout
+    if old == text:
+        return False
+    conn.run(proxy.write("haproxy.cfg", text.encode()))
+    return True
+
+
+def _save_route(conn: Connection, route: Route, plan: Plan) -> bool:
+    routes = [r for r in _routes(conn) if r.fleet != route.fleet] + [route]
+    problem = proxy.check_routes(routes)
+    if problem:
+        raise HostError(problem)
+    conn.run(proxy.write(proxy.route_path(route.fleet), proxy.route_json(route)))
+    return _write_config(conn, routes, plan)
+
+
+def _stats(conn: Connection, route: Route) -> dict[str, proxy.SlotStat]:
+    out = conn.call(proxy.show_stat())
+    return proxy.parse_stat(out.stdout, route.backend) if out.status == 0 else {}
+
+
+def ensure_proxy(conn: Connection, plan: Plan, say: Say) -> Route:
+    """The fleet's route on the host, the proxy running with it (reloaded when the route is new)."""
+    assert plan.web is not None
+    if plan.certificate is not None:
+        conn.run(proxy.write(proxy.cert_path(plan.slug), plan.certificate, mode="600"))
+    ours = [r for r in _routes(conn) if r.fleet == plan.slug]
+    want = Route(plan.slug, plan.proxy_host, plan.web.health_path, plan.certificate is not None)
+    if ours:
+        want = replace(ours[0], host=want.host, health_path=want.health_path, tls=want.tls)
+    changed = _save_route(conn, want, plan)
+    started = conn.run(proxy.ensure(plan.options.proxy_image, _home(conn))).stdout.strip()
+    if started:
+        say(f"proxy started ({plan.options.proxy_image})")
+    elif changed:
+        conn.run(proxy.reload())
+        say("proxy configuration reloaded")
+    deadline = time.monotonic() + 30
+    while not _stats(conn, want):
+        if time.monotonic() > deadline:
+            raise HostError(f"the proxy on {conn.endpoint} did not come up; see: docker logs {proxy.NAME}")
+        time.sleep(0.2)
+    return want
+
+
+def _address(conn: Connection, name: str, port: int) -> str:
+    lines = conn.run(cmd.published_port(name, port)).stdout.split()
+    for line in lines:
+        host, _, number = line.rpartition(":")
+        if not host.startswith("["):
+            return f"{'127.0.0.1' if host == '0.0.0.0' else host}:{number}"
+    raise HostError(f"container {name} publishes no address for port {port}")
+
+
+def _state(conn: Connection, name: str) -> tuple[str, str]:
+    status, _, health = conn.run(cmd.state(name)).stdout.strip().partition(" ")
+    return status, health
+
+
+def _show_logs(conn: Connection, name: str, lines: int, say: Say) -> None:
+    out = conn.call(cmd.logs(name, lines))
+    text = (out.stdout + out.stderr).rstrip()
+    say(f"last log lines of {name}:" if text else f"{name} wrote no log lines")
+    for line in text.splitlines()[-lines:]:
+        say(f"  | {line}")
+
+
+def switch(conn: Connection, route: Route, name: str, release: str, plan: Plan, say: Say) -> Route:
+    """Put container `name` behind the route once HAProxy's health check passes; drain the old slot."""
+    assert plan.web is not None
+    address = _address(conn, name, plan.web.port)
+    idle, old = route.idle, (route.live if route.live and route.slot(route.live) else None)
+    conn.run(proxy.set_slot(route, idle, address, "drain"))
+    deadline = time.monotonic() + plan.options.health_timeout
+    checked = 0.0
+    while not (stat := _stats(conn, route).get(idle)) or not stat.healthy:
+        if time.monotonic() - checked > 1:
+            checked = time.monotonic()
+            status, health = _state(conn, name)
+            problem = status != "running" and f"is {status}" or health == "unhealthy" and "is unhealthy"
+        else:
+            problem = False
+        if not problem and time.monotonic() > deadline:
+            limit = plan.options.health_timeout
+            problem = f"did not answer GET {plan.web.health_path} with 200 within {limit:.0f}s"
+        if problem:
+            conn.call(proxy.set_states(route, {idle: "maint"}))
+            _show_logs(conn, name, plan.options.log_lines, say)
+            raise HostError(f"container {name} {problem} (last check: {stat.check if stat else 'none'})")
+        time.sleep(0.2)
+    conn.run(proxy.set_states(route, {idle: "ready", **({old: "drain"} if old else {})}))
+    new = replace(route.with_slot(idle, Slot(name, release, address)), live=idle)
+    _save_route(conn, new, plan)
+    say(f"proxy switched to {name}")
+    if old:
+        drain_until = time.monotonic() + plan.options.drain_timeout
+        while (stat := _stats(conn, route).get(old)) and stat.sessions > 0 and time.monotonic() < drain_until:
+            time.sleep(0.1)
+        conn.run(proxy.set_states(route, {old: "maint"}))
+    return new
+
+
+def _wait_running(conn: Connection, names: list[str], plan: Plan, say: Say) -> None:
+    deadline = time.monotonic() + plan.options.health_timeout
+    for name in names:
+        while True:
+            status, health = _state(conn, name)
+            if status == "running" and health in ("none", "healthy"):
+                break
+            if status in ("exited", "dead") or health == "unhealthy" or time.monotonic() > deadline:
+                _show_logs(conn, name, plan.options.log_lines, say)
+                why = "did not become healthy in time" if status == "running" else f"is {status}"
+                raise HostError(f"container {name} {why}")
+            time.sleep(0.3)
+
+
+def _start(conn: Connection, plan: Plan, existing: dict[str, str], say: Say) -> tuple[list[str], list[str]]:
+    """Create (or restart retained) containers of the release; (all of them, the ones created)."""
+    names, created = [], []
+    for service, body in plan.services.items():
+        name = cmd.container_name(plan.slug, service, plan.release_hash)
+        if service in existing:
+            say(f"{service}: starting the retained container {name}")
+        else:
+            env = container_spec.environment_of(body, plan.environment.get(service, {}))
+            conn.run(cmd.env_file(name, env))
+            create = container_spec.create(
+                plan.slug,
+                plan.release_hash,
+                service,
+                body,
+                name,
+                plan.web,
+                _bind(plan.options.upstream_bind, plan),
+            )
+            try:
+                conn.run(create)
+            finally:
+                conn.call(cmd.Command(("rm", "-f", cmd.env_file_path(name))))
+            created.append(name)
+        names.append(name)
+        conn.run(cmd.start(name))
+    return names, created
+
+
+def deploy(conn: Connection, plan: Plan, say: Say) -> Deployed:
+    """Run the release on this host and switch the proxy to it; raise HostError with the host unchanged."""
+    before = list_containers(conn, plan.slug)
+    existing = {c.service: c.name for c in before if c.release == plan.release_hash}
+    previous = tuple(c.name for c in before if c.release != plan.release_hash and c.state == "running")
+    missing = [s for s in plan.services if s not in existing]
+    if missing and plan.registry:
+        server, username, password = plan.registry
+        conn.run(replace(cmd.login(server, username), stdin=password.encode()))
+    for service in missing:
+        say(f"{service}: pulling {plan.services[service]['image']}")
+        conn.run(cmd.pull(str(plan.services[service]["image"])), timeout=plan.options.command_timeout)
+    conn.run(cmd.network(plan.slug))
+    route = ensure_proxy(conn, plan, say) if plan.web else None
+    previous_web = (
+        route.slot(route.live).container if route and route.live and route.slot(route.live) else None
+    )
+    names, created = [], []
+    try:
+        names, created = _start(conn, plan, existing, say)
+        others = [n for s, n in zip(plan.services, names, strict=True) if not plan.web or s != plan.web.name]
+        _wait_running(conn, others, plan, say)
+        if plan.web and route is not None:
+            web_name = cmd.container_name(plan.slug, plan.web.name, plan.release_hash)
+            route = switch(conn, route, web_name, plan.release_hash, plan, say)
+    except (HostError, SSHError):
+        if created:
+            conn.call(cmd.remove(created))
+        retained = [n for n in names if n not in created]
+        if retained:
+            conn.call(cmd.stop(retained, plan.options.stop_timeout))
+        raise
+    if previous:
+        conn.run(cmd.stop(previous, plan.options.stop_timeout), timeout=plan.options.command_timeout)
+        say(f"stopped {', '.join(previous)}")
+    return Deployed(previous, previous_web, tuple(names), route)
+
+
+def _web_port(conn: Connection, name: str) -> int | None:
+    template = '{{index .Config.Labels "' + container_spec.PORT_LABEL + '"}}'
+    raw = conn.run(cmd.Command(("docker", "inspect", "-f", template, name))).stdout.strip()
+    return int(raw) if raw.isdigit() else None
+
+
+def switch_back(conn: Connection, plan: Plan, deployed: Deployed, say: Say) -> None:
+    """Serve what the host served before `deploy`: restart the old containers, switch, stop the new."""
+    if deployed.previous:
+        conn.run(
+            cmd.start(deployed.previous[0])
+            if len(deployed.previous) == 1
+            else cmd.Command(("docker", "start", *deployed.previous))
+        )
+    if deployed.route is not None and deployed.previous_web:
+        port = _web_port(conn, deployed.previous_web)
+        release = deployed.previous_web.rsplit("_", 1)[-1]
+        if port is not None and plan.web is not None:
+            web = WebService(plan.web.name, port, deployed.route.health_path)
+            switch(conn, deployed.route, deployed.previous_web, release, replace(plan, web=web), say)
+    stop = [name for name in deployed.current if name not in deployed.previous]
+    if stop:
+        conn.run(cmd.stop(stop, plan.options.stop_timeout), timeout=plan.options.command_timeout)
+    say(f"switched back to {', '.join(deployed.previous) or 'nothing (first release on this host)'}")

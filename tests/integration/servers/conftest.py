@@ -1,0 +1,78 @@
+"""Fixtures for the rollout tests: two test servers (sshd + own dockerd + proxy image) and app images."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from fleetgate.deploy.rollout import RolloutOptions, RolloutRelease, ServerTarget
+
+from ..conftest import missing, registry_answers
+from .app import PASSWORD, REGISTRY, USER, build_app, composition
+from .sshd import PROXY_IMAGE, SSHD, TestServer, start_servers, stop_servers
+
+NUMBERS = (11, 12)
+HTTP_PORT = 8080  # each server's proxy listens on its own 127.0.0.N:8080
+
+
+@pytest.fixture(scope="package")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[TestServer]]:
+    """Two servers on 127.0.0.11 and 127.0.0.12."""
+    if not shutil.which(SSHD):
+        missing("Debian's openssh-server (/usr/sbin/sshd) is not installed")
+    if subprocess.run(["/usr/bin/docker", "image", "inspect", PROXY_IMAGE], capture_output=True).returncode:
+        missing(f"the proxy image {PROXY_IMAGE} is missing")
+    if not registry_answers(REGISTRY):
+        missing(f"no registry answers on {REGISTRY}")
+    started = start_servers(NUMBERS, tmp_path_factory.mktemp("servers"))
+    yield started
+    stop_servers(started)
+
+
+def targets(servers: list[TestServer]) -> list[ServerTarget]:
+    return [ServerTarget(s.host, s.port, s.user, s.key_path, None, s.known_hosts) for s in servers]
+
+
+OPTIONS = RolloutOptions(
+    http_port=HTTP_PORT,
+    https_port=8443,
+    proxy_bind="{host}",
+    upstream_bind="{host}",
+    health_timeout=20,
+    drain_timeout=20,
+    stop_timeout=2,
+)
+
+
+@pytest.fixture(scope="package")
+def repository() -> str:
+    return f"fgtest/app-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="package")
+def images(servers: list[TestServer], repository: str) -> dict[str, str]:
+    """The app pushed as releases one, two, three and a broken one, by digest."""
+    return {
+        "one": build_app(repository, "one"),
+        "two": build_app(repository, "two"),
+        "three": build_app(repository, "three"),
+        "broken": build_app(repository, "broken", healthy=False),
+    }
+
+
+def release(slug: str, name: str, image: str, **kw) -> RolloutRelease:
+    """A release of `slug` named after the app release it runs; its hash is derived from the name."""
+    digest = image.rpartition("@sha256:")[2]
+    return RolloutRelease(
+        fleet_slug=slug,
+        fleet_id=1,
+        release_hash=(digest + name.encode().hex())[:40],
+        release_name=f"{slug}#{name}",
+        composition=composition(image),
+        registry=(REGISTRY, USER, PASSWORD),
+        proxy_host="app.test",
+        **kw,
+    )
