@@ -234,6 +234,17 @@ def pin(session: Session, uuid: str, release: Release | None) -> Device:
     return _by_id(session, device.id)
 
 
+def set_lock_override(session: Session, uuid: str, override: bool) -> Device:
+    """Let the device's agent replace services even while they hold update locks (or not)."""
+    device = get_device(session, uuid)
+    row = session.get(models.Device, device.id)
+    assert row is not None
+    row.lock_override = override
+    session.flush()
+    changes.notify(session, device.fleet_id)
+    return _by_id(session, device.id)
+
+
 def remove(session: Session, uuid: str) -> Device:
     """Revoke the device's API key and hide it; its waiting requests end with 401."""
     device = get_device(session, uuid)

@@ -19,14 +19,16 @@ import click
 
 from . import fleets, keys, releases, users
 from .cli_agent import agent
+from .cli_devices import device, provisioning_key
 from .cli_env import env
 from .cli_fleets import device_types, fleet, rollback
 from .cli_output import Failure
 from .cli_release import release
+from .cli_rollouts import deploy
 from .cli_servers import server
 from .cli_users import key, user
 from .db import Database
-from .deploy import known_hosts, roles, servers, targets, variables
+from .deploy import devices, known_hosts, provisioning, roles, servers, targets, variables
 from .device_types import UnknownDeviceType
 from .settings import Settings, SettingsError, load
 
@@ -39,6 +41,8 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     fleets.FleetError,
     releases.ReleaseError,
     targets.TargetError,
+    devices.DeviceError,
+    provisioning.RegistrationError,
     variables.VariableError,
     servers.ServerError,
     roles.RoleError,
@@ -149,8 +153,11 @@ cli.add_command(fleet)
 cli.add_command(device_types)
 cli.add_command(release)
 cli.add_command(env)
+cli.add_command(device)
+fleet.add_command(provisioning_key)
 cli.add_command(rollback)
 cli.add_command(server)
+cli.add_command(deploy)
 cli.add_command(agent)
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 
 from .db import Database
-from .settings import Settings
+from .settings import Settings, SettingsError
 
 log = logging.getLogger("fleetgate")
 
@@ -30,7 +31,10 @@ def _pipeline(settings: Settings, database: Database):
         timeout=settings.build_timeout,
         idle_timeout=settings.build_idle_timeout,
     )
-    return BuildPipeline(database, PipelineConfig(build=build, node_id=settings.node_id))
+    from fleetgate.deploy.fleet_rollout import RolloutConfig
+
+    servers = RolloutConfig.from_settings(settings)
+    return BuildPipeline(database, PipelineConfig(build=build, node_id=settings.node_id, servers=servers))
 
 
 def build_gateway(settings: Settings, database: Database, pipeline=None):
@@ -49,12 +53,34 @@ def build_gateway(settings: Settings, database: Database, pipeline=None):
     return Gateway(config, Access(database), pipeline or _pipeline(settings, database))
 
 
-def getting_started(settings: Settings, port: int) -> str:
+def http_api(settings: Settings, database: Database):
+    """The device API's server, its socket bound now (a bad address or certificate stops the start)."""
+    from fleetgate.deploy.api import ApiConfig, create_app
+    from fleetgate.deploy.http_server import HttpServer, Listen, ListenError, bind
+    from fleetgate.deploy.target_state import RegistryCredentials
+    from fleetgate.deploy.wakeups import WakeupHub
+
+    listen = Listen(settings.http_host, settings.http_port, settings.http_cert, settings.http_key)
+    try:
+        sock = bind(listen)
+    except ListenError as error:
+        raise SettingsError(str(error)) from None
+    registry = None
+    if settings.registry:
+        registry = RegistryCredentials(settings.registry, settings.registry_user, settings.registry_password)
+    hub = WakeupHub(database)
+    app = create_app(database, ApiConfig(registry, settings.metrics_token), hub)
+    return HttpServer(app, hub, sock, listen)
+
+
+def getting_started(settings: Settings, port: int, http_url: str | None = None) -> str:
     """What to do next, printed when the gateway starts: a user, a key, a fleet, a remote, a push."""
     host = settings.ssh_host
+    api = [f"HTTP API on {http_url} (described at {http_url}/openapi.json)"] if http_url else []
     return "\n".join(
         [
             f"fleetgate is listening for git pushes on ssh://{host}:{port} (data in {settings.home})",
+            *api,
             "In another terminal, with FLEETGATE_HOME set the same way:",
             "  fleetgate user add alice",
             "  fleetgate key add alice ~/.ssh/id_ed25519.pub",
@@ -67,7 +93,7 @@ def getting_started(settings: Settings, port: int) -> str:
 
 
 def run(settings: Settings, database: Database, pipeline=None) -> None:
-    """Serve SSH (and later HTTP) in the foreground until SIGTERM or SIGINT."""
+    """Serve SSH and the device API (HTTP) in the foreground until SIGTERM or SIGINT."""
     from fleetgate.gitd.server import serve_forever
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -81,17 +107,26 @@ def run(settings: Settings, database: Database, pipeline=None) -> None:
     if succeeded or interrupted:
         log.info("after a restart: %d releases finished, %d interrupted", succeeded, interrupted)
     gateway = build_gateway(settings, database, pipeline)
+    http = http_api(settings, database)
+
+    def ready(port: int) -> None:
+        print(getting_started(settings, port, http.url), flush=True)
 
     async def main() -> None:
-        task = asyncio.create_task(
-            serve_forever(gateway, ready=lambda port: print(getting_started(settings, port), flush=True))
-        )
+        web = asyncio.create_task(http.serve())
+        task = asyncio.create_task(serve_forever(gateway, ready=ready))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, task.cancel)
         try:
-            await task
-        except asyncio.CancelledError:
+            # Either ending ends both: a signal cancels the SSH task, a failed HTTP server ends `web`.
+            await asyncio.wait({task, web}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await http.stop()
+            await web
             log.info("fleetgate stopped")
 
     asyncio.run(main())

@@ -72,6 +72,18 @@ class Gateway:
                 self.proc.wait()
         self.proc = None
 
+    def http_url(self, timeout: float = 20) -> str:
+        """The device API's URL, as the startup text of the running `fleetgate serve` names it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = re.findall(r"HTTP API on (\S+)", (self.home / "serve.log").read_text(errors="replace"))
+            if found:
+                return found[-1]  # the newest start's
+            time.sleep(0.05)
+        raise RuntimeError(
+            "fleetgate serve printed no HTTP API line:\n" + (self.home / "serve.log").read_text()
+        )
+
     def cli(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
         result = subprocess.run(
             FLEETGATE + list(args), env=self.env, input=input, capture_output=True, text=True
