@@ -82,6 +82,11 @@ def _check(fleet: Fleet, release: Release) -> None:
         )
 
 
+def check_target(fleet: Fleet, release: Release) -> None:
+    """Raise a TargetError unless `release` may become the fleet's target (before servers roll to it)."""
+    _check(fleet, release)
+
+
 def on_release_success(session: Session, release: Release) -> Target:
     """Make a release that just succeeded its fleet's target, unless the fleet is pinned."""
     if release.status != "success":

@@ -205,10 +205,25 @@ def fleet_pin(ctx: click.Context, slug: str, spec: str | None, latest: bool) -> 
 @click.argument("spec", metavar="[RELEASE]", required=False)
 @click.pass_context
 def rollback(ctx: click.Context, slug: str, spec: str | None) -> None:
-    """Make the previous deployed release (or RELEASE) the fleet's target, and pin the fleet to it."""
-    with _app(ctx).database.session() as session:
+    """Make the previous deployed release (or RELEASE) the fleet's target, and pin the fleet to it.
+
+    A fleet's servers switch back first (to the container kept for that release); the target moves after.
+    """
+    from .cli_rollouts import roll_out
+    from .deploy import servers
+
+    app = _app(ctx)
+    with app.database.session(readonly=True) as session:
         found = fleets.get_fleet(session, *fleets.parse_slug(slug))
-        chosen = None if spec is None else releases.find_release(session, spec)
+        if spec is None:
+            chosen = targets.previous_target(session, found)
+        else:
+            chosen = releases.find_release(session, spec)
+        targets.check_target(found, chosen)
+        rolls = servers.has_servers(session, found.id)
+    if rolls:
+        roll_out(app, found, chosen, "fleetgate rollback")
+    with app.database.session() as session:
         target = targets.rollback(session, found, chosen)
     click.echo(f"rolled {found.slug} back to {_release_label(target.release)}; the fleet is pinned to it")
     click.echo(f"new releases wait until: fleetgate fleet pin {found.slug} --latest")
