@@ -28,6 +28,9 @@ log = logging.getLogger("fleetgate.registry_token")
 PATH = "/v1/registry/token"
 # The challenge the Docker client answers with basic auth (docker login shows this realm on failure).
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="fleetgate registry"'}
+# auto_error=False: no credentials is an anonymous request, which gets a token granting nothing.
+# Module level: with postponed annotations FastAPI resolves `Depends(BASIC)` in the module's globals.
+BASIC = HTTPBasic(auto_error=False, realm="fleetgate registry")
 
 
 @dataclass(frozen=True)
@@ -88,13 +91,11 @@ def registry_token_router(settings: Any, database: Database) -> APIRouter:
     config = TokenSettings.of(settings)
     key = load_or_create(config.key_path, config.cert_path) if config.enabled else None
     router = APIRouter(tags=["registry"])
-    # auto_error=False: no credentials is an anonymous request, which gets a token granting nothing.
-    basic = HTTPBasic(auto_error=False, realm="fleetgate registry")
 
     # A plain `def`: FastAPI runs it in its thread pool, so the database lookup never blocks the loop.
     @router.get(PATH, summary="A registry token (Docker registry token authentication)")
     def token(
-        credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)],
+        credentials: Annotated[HTTPBasicCredentials | None, Depends(BASIC)],
         service: Annotated[
             str | None, Query(description="the registry's service, from its challenge")
         ] = None,
