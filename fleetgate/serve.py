@@ -57,6 +57,8 @@ def http_api(settings: Settings, database: Database):
     """The device API's server, its socket bound now (a bad address or certificate stops the start)."""
     from fleetgate.deploy.api import ApiConfig, create_app
     from fleetgate.deploy.http_server import HttpServer, Listen, ListenError, bind
+    from fleetgate.deploy.registry_keys import SigningKeyError
+    from fleetgate.deploy.registry_token_route import registry_token_router
     from fleetgate.deploy.target_state import RegistryCredentials
     from fleetgate.deploy.wakeups import WakeupHub
 
@@ -70,6 +72,10 @@ def http_api(settings: Settings, database: Database):
         registry = RegistryCredentials(settings.registry, settings.registry_user, settings.registry_password)
     hub = WakeupHub(database)
     app = create_app(database, ApiConfig(registry, settings.metrics_token), hub)
+    try:  # GET /v1/registry/token: the registry's token server (it answers 404 unless REGISTRY_AUTH=token)
+        app.include_router(registry_token_router(settings, database))
+    except SigningKeyError as error:
+        raise SettingsError(str(error)) from None
     return HttpServer(app, hub, sock, listen)
 
 

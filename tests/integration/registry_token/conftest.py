@@ -33,8 +33,8 @@ DEVICE_DAEMON = 9  # device tests own 1-9 (contract)
 
 
 def serve_has_api() -> bool:
-    """True once `fleetgate serve` serves the device API with the token route (deploy/api.py)."""
-    spec = importlib.util.find_spec("fleetgate.deploy.api")
+    """True when `fleetgate serve` serves the token route itself (fleetgate/serve.py includes it)."""
+    spec = importlib.util.find_spec("fleetgate.serve")
     return spec is not None and "registry_token_router" in Path(spec.origin or "").read_text()
 
 
