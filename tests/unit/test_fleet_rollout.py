@@ -1,0 +1,67 @@
+"""A release and a fleet's servers as the rollout engine's input: environment and services per server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fleetgate.deploy.fleet_rollout import FleetRolloutError, compose_environment, server_targets
+from fleetgate.deploy.rollout import ServerTarget
+from fleetgate.deploy.servers import Address, Server
+
+KNOWN = Path("/home/fg/known_hosts")
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+SERVICES = {
+    "web": {"image": "r/web", "labels": {"io.fleetgate.role": "web", "io.fleetgate.proxy.port": "8000"}},
+    "jobs": {"image": "r/jobs", "labels": {"io.fleetgate.role": "worker"}},
+    "cache": {"image": "r/cache"},
+}
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({}, {}),
+        ({"environment": None}, {}),
+        ({"environment": {"A": "1", "B": 2, "C": None}}, {"A": "1", "B": "2", "C": ""}),
+        ({"environment": ["A=1", "B=x=y", "C="]}, {"A": "1", "B": "x=y", "C": ""}),
+    ],
+)
+def test_compose_environment(body: dict, expected: dict[str, str]) -> None:
+    assert compose_environment(body) == expected
+
+
+def server(host: str, role: str | None, key: str | None = None, port: int = 22) -> Server:
+    return Server(1, 1, Address("deploy", host, port), role, key, T0)
+
+
+@pytest.mark.parametrize(
+    ("listed", "expected"),
+    [
+        (
+            [server("10.0.0.5", "web", "/keys/id"), server("10.0.0.6", None, port=2222)],
+            [
+                ServerTarget("10.0.0.5", 22, "deploy", Path("/keys/id"), "web", KNOWN, ("web", "cache")),
+                ServerTarget("10.0.0.6", 2222, "deploy", None, None, KNOWN, ("web", "jobs", "cache")),
+            ],
+        ),
+        (
+            [server("10.0.0.7", "worker")],
+            [ServerTarget("10.0.0.7", 22, "deploy", None, "worker", KNOWN, ("jobs", "cache"))],
+        ),
+        ([], []),
+    ],
+)
+def test_services_per_server(listed: list[Server], expected: list[ServerTarget]) -> None:
+    assert list(server_targets(listed, SERVICES, KNOWN, "alice/web#3")) == expected
+
+
+def test_a_role_without_services_is_refused() -> None:
+    only_web = {"web": SERVICES["web"]}
+    with pytest.raises(FleetRolloutError) as raised:
+        server_targets([server("10.0.0.5", "worker")], only_web, KNOWN, "alice/web#3")
+    assert str(raised.value) == (
+        "server 10.0.0.5 has role worker but no service of alice/web#3 is labelled "
+        "io.fleetgate.role=worker; label one or change the server's role"
+    )
