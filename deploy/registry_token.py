@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 import jwt
 
+TOKEN_PATH = "/v1/registry/token"  # the realm, on the device API
 TOKEN_SECONDS = 300  # as Docker Hub: a pull asks again per repository, so a short life costs nothing
 PULL_CREDENTIAL_SECONDS = 3600  # long enough for a slow rollout's pulls; each rollout gets a new one
 PULL_USER_PREFIX = "rollout/"  # `rollout/<owner>/<fleet>`: no device uuid or operator name has a slash

@@ -25,7 +25,7 @@ from .registry_keys import SigningKey, load_or_create
 from .registry_token import BadCredentials, Identity, ScopeError
 
 log = logging.getLogger("fleetgate.registry_token")
-PATH = "/v1/registry/token"
+PATH = registry_token.TOKEN_PATH
 # The challenge the Docker client answers with basic auth (docker login shows this realm on failure).
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="fleetgate registry"'}
 # auto_error=False: no credentials is an anonymous request, which gets a token granting nothing.

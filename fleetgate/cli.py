@@ -23,6 +23,7 @@ from .cli_devices import device, provisioning_key
 from .cli_env import env
 from .cli_fleets import device_types, fleet, rollback
 from .cli_output import Failure
+from .cli_registry import registry
 from .cli_release import release
 from .cli_rollouts import deploy
 from .cli_servers import server
@@ -159,6 +160,7 @@ cli.add_command(rollback)
 cli.add_command(server)
 cli.add_command(deploy)
 cli.add_command(agent)
+cli.add_command(registry)
 
 
 def main() -> None:

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 from fleetgate.deploy import devices, provisioning
-from fleetgate.deploy.registry_keys import load_or_create
 
 from fleetgate import fleets
 from fleetgate import settings as fleetgate_settings
@@ -58,21 +57,15 @@ def wait_until(check, what: str, seconds: float = 30) -> None:
     raise AssertionError(f"{what} within {seconds}s")
 
 
-def start_registry(folder: Path, port: int, realm: str, service: str, cert: Path) -> subprocess.Popen:
-    """Debian's docker-registry on `port` that trusts tokens signed by `cert`'s key only."""
+def start_registry(folder: Path, port: int, auth: str) -> subprocess.Popen:
+    """Debian's docker-registry on `port`, its `auth` as `fleetgate registry token-config` printed it."""
     folder.mkdir(parents=True)
     config = folder / "config.yml"
     config.write_text(
         "version: 0.1\n"
         "log: {level: info}\n"
         f"storage: {{filesystem: {{rootdirectory: {folder / 'data'}}}, delete: {{enabled: true}}}}\n"
-        f"http: {{addr: 127.0.0.1:{port}}}\n"
-        "auth:\n"
-        "  token:\n"
-        f"    realm: {realm}\n"
-        f"    service: {service}\n"
-        "    issuer: fleetgate\n"
-        f"    rootcertbundle: {cert}\n"
+        f"http: {{addr: 127.0.0.1:{port}}}\n" + auth
     )
     with open(folder / "registry.log", "wb") as log:
         process = subprocess.Popen(
@@ -158,11 +151,10 @@ def token_setup(docker_daemon: None, tmp_path_factory: pytest.TempPathFactory) -
         },
     )
     settings = fleetgate_settings.load(gw.env)
-    # What `fleetgate serve` makes on its first start; the registry must trust it before it starts.
-    load_or_create(settings.registry_token_key_path, settings.registry_token_cert_path)
-    process = start_registry(
-        tmp / "registry", registry_port, realm, registry, settings.registry_token_cert_path
-    )
+    # As the operator does it (README "Registry"): the printed section goes into the registry's config.
+    auth = gw.cli("registry", "token-config").stdout
+    assert f"realm: {realm}\n" in auth and f"rootcertbundle: {settings.registry_token_cert_path}\n" in auth
+    process = start_registry(tmp / "registry", registry_port, auth)
     daemon = None
     realm_app = None
     try:
