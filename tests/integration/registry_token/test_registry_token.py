@@ -81,6 +81,12 @@ def test_the_token_route(token_setup: TokenSetup, published: dict[str, Published
         assert refused.status_code == 401, refused.text
         assert refused.headers["www-authenticate"].startswith("Basic ")
         assert refused.json()["detail"]
+    # A removed device's key is revoked: the token server refuses it from then on.
+    gone_uuid, gone_key = setup.register("alice/tok-a")
+    assert token_claims(setup, (gone_uuid, gone_key), own)["access"]
+    setup.gw.cli("device", "remove", gone_uuid)
+    gone = httpx.get(setup.realm, params={"scope": own}, auth=(gone_uuid, gone_key))
+    assert gone.status_code == 401, gone.text
     bad_scope = httpx.get(setup.realm, params={"scope": "alice/tok-a/main"}, auth=(uuid, api_key))
     assert bad_scope.status_code == 400 and "TYPE:NAME:ACTION" in bad_scope.json()["detail"]
     bad_service = httpx.get(setup.realm, params={"service": "elsewhere:5000"}, auth=(uuid, api_key))
@@ -169,3 +175,18 @@ def test_git_push_publishes_into_the_token_registry_and_the_device_runs_it(
     ran = setup.device_cli(config, "run", "--rm", "--network", "none", reference)
     assert ran.returncode == 0 and ran.stdout.strip() == "rule=dockerfile", ran.stderr
     setup.device_cli(config, "rmi", "-f", reference)
+
+
+def test_without_token_auth_the_route_says_how_to_turn_it_on(tmp_path: Path) -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from fleetgate.deploy.registry_token_route import registry_token_router
+
+    from fleetgate.db import Database
+
+    settings = fleetgate_settings.load({"FLEETGATE_HOME": str(tmp_path), "FLEETGATE_REGISTRY": "r:5000"})
+    app = FastAPI()
+    app.include_router(registry_token_router(settings, Database(settings.database_url)))
+    answer = TestClient(app).get("/v1/registry/token", params={"scope": "repository:a/b/c:pull"})
+    assert answer.status_code == 404 and "FLEETGATE_REGISTRY_AUTH=token" in answer.json()["detail"]
+    assert not settings.registry_token_key_path.exists()  # no key is made while token auth is off
