@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import stat
+from pathlib import Path
 
 import jwt
 import pytest
@@ -19,6 +20,8 @@ from fleetgate.deploy.registry_token import (
     Scope,
     ScopeError,
 )
+
+from fleetgate import settings
 
 OPERATOR = Operator("fleetgate")
 ALICE_DEVICE = Device("a" * 32, "alice/demo")
@@ -214,3 +217,49 @@ def test_the_key_is_private_made_once_and_checked(tmp_path) -> None:
     key_path.write_text("garbage")
     with pytest.raises(SigningKeyError, match="delete both"):
         load_or_create(key_path, cert_path)
+
+
+TOKEN_ENV = {
+    "FLEETGATE_HOME": "/srv/fg",
+    "FLEETGATE_REGISTRY": "reg.example:5000",
+    "FLEETGATE_REGISTRY_USER": "fleetgate",
+    "FLEETGATE_REGISTRY_PASSWORD": "secret",
+}
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, ("basic", "fleetgate", "fleetgate")),
+        ({"FLEETGATE_REGISTRY": "reg.example:5000"}, ("basic", "reg.example:5000", "fleetgate")),
+        ({**TOKEN_ENV, "FLEETGATE_REGISTRY_AUTH": "token"}, ("token", "reg.example:5000", "fleetgate")),
+        ({**TOKEN_ENV, "FLEETGATE_REGISTRY_AUTH": "TOKEN"}, ("token", "reg.example:5000", "fleetgate")),
+        (
+            {
+                **TOKEN_ENV,
+                "FLEETGATE_REGISTRY_AUTH": "token",
+                "FLEETGATE_REGISTRY_TOKEN_SERVICE": "registry",
+                "FLEETGATE_REGISTRY_TOKEN_ISSUER": "fg-prod",
+            },
+            ("token", "registry", "fg-prod"),
+        ),
+    ],
+)
+def test_settings(env: dict[str, str], expected: tuple[str, str, str]) -> None:
+    loaded = settings.load({"FLEETGATE_HOME": "/srv/fg", **env})
+    assert (loaded.registry_auth, loaded.registry_token_service, loaded.registry_token_issuer) == expected
+    assert loaded.registry_token_key_path == Path("/srv/fg/registry_token_key.pem")
+    assert loaded.registry_token_cert_path == Path("/srv/fg/registry_token_cert.pem")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"FLEETGATE_REGISTRY_AUTH": "htpasswd"}, "neither basic nor token"),
+        ({"FLEETGATE_REGISTRY_AUTH": "token"}, "needs FLEETGATE_REGISTRY"),
+        ({**TOKEN_ENV, "FLEETGATE_REGISTRY_PASSWORD": "", "FLEETGATE_REGISTRY_AUTH": "token"}, "_PASSWORD"),
+    ],
+)
+def test_settings_refused(env: dict[str, str], message: str) -> None:
+    with pytest.raises(settings.SettingsError, match=message):
+        settings.load({"FLEETGATE_HOME": "/srv/fg", **env})
