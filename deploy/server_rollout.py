@@ -179,10 +179,11 @@ def switch(conn: Connection, route: Route, name: str, release: str, plan: Plan, 
             _show_logs(conn, name, plan.options.log_lines, say)
             raise HostError(f"container {name} {problem} (last check: {stat.check if stat else 'none'})")
         time.sleep(0.2)
+    say(f"{name} is healthy; switching the proxy to it")
     conn.run(proxy.set_states(route, {idle: "ready", **({old: "drain"} if old else {})}))
+    say(f"proxy switched to {name}")
     new = replace(route.with_slot(idle, Slot(name, release, address)), live=idle)
     _save_route(conn, new, plan)
-    say(f"proxy switched to {name}")
     if old:
         drain_until = time.monotonic() + plan.options.drain_timeout
         while (stat := _stats(conn, route).get(old)) and stat.sessions > 0 and time.monotonic() < drain_until:

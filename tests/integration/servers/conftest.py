@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import shutil
 import subprocess
 import uuid
@@ -63,6 +64,22 @@ def images(servers: list[TestServer], repository: str) -> dict[str, str]:
     }
 
 
+def host_name(slug: str) -> str:
+    """The host name a test fleet is routed by: alice/demo → alice-demo.test."""
+    return slug.replace("/", "-") + ".test"
+
+
+def get(server: TestServer, slug: str, path: str = "/") -> tuple[int, str]:
+    """One request through the server's proxy, for the fleet's host name."""
+    conn = http.client.HTTPConnection(server.host, HTTP_PORT, timeout=10)
+    try:
+        conn.request("GET", path, headers={"Host": host_name(slug)})
+        answer = conn.getresponse()
+        return answer.status, answer.read().decode()
+    finally:
+        conn.close()
+
+
 def release(slug: str, name: str, image: str, **kw) -> RolloutRelease:
     """A release of `slug` named after the app release it runs; its hash is derived from the name."""
     digest = image.rpartition("@sha256:")[2]
@@ -73,6 +90,6 @@ def release(slug: str, name: str, image: str, **kw) -> RolloutRelease:
         release_name=f"{slug}#{name}",
         composition=composition(image),
         registry=(REGISTRY, USER, PASSWORD),
-        proxy_host="app.test",
+        proxy_host=host_name(slug),
         **kw,
     )

@@ -2,44 +2,147 @@
 
 from __future__ import annotations
 
-import http.client
+import time
+from dataclasses import replace
 
-from fleetgate.deploy.rollout import rollout
+from fleetgate.deploy.rollout import rollout, status, unlock
+from fleetgate.deploy.server_commands import fleet_key
 
-from .conftest import HTTP_PORT, OPTIONS, release, targets
-
-
-def get(host: str, path: str = "/") -> tuple[int, str]:
-    conn = http.client.HTTPConnection(host, HTTP_PORT, timeout=10)
-    try:
-        conn.request("GET", path, headers={"Host": "app.test"})
-        answer = conn.getresponse()
-        return answer.status, answer.read().decode()
-    finally:
-        conn.close()
+from .conftest import HTTP_PORT, OPTIONS, get, host_name, release, targets
+from .load import Load
 
 
-def test_rollout_to_both_hosts(servers, images):
-    lines: list[str] = []
-    result = rollout(
-        release("alice/demo", "one", images["one"]),
-        targets(servers),
-        who="alice",
-        say=lines.append,
-        options=OPTIONS,
-    )
+def fleet_containers(server, slug: str) -> list[tuple[str, str, str]]:
+    out = server.dockerd.cli(
+        "ps",
+        "-a",
+        "--filter",
+        f"label=io.fleetgate.fleet={slug}",
+        "--format",
+        '{{.Names}} {{.Label "io.fleetgate.release"}} {{.State}}',
+    ).stdout
+    return [tuple(line.split()) for line in out.splitlines()]
+
+
+def run(rel, servers, lines: list[str] | None = None, **options):
+    said: list[str] = [] if lines is None else lines
+    stamped = lambda line: said.append(f"{time.monotonic():.3f} {line}")  # noqa: E731
+    return rollout(rel, targets(servers), who="alice", say=stamped, options=replace(OPTIONS, **options)), said
+
+
+def test_rollout_to_both_hosts_without_failed_requests(servers, images):
+    slug = "alice/demo"
+    result, lines = run(release(slug, "one", images["one"]), servers)
     assert result.ok, (result.reason, lines)
-    for server in servers:
-        assert get(server.host) == (200, "release one\n")
     assert [h.state for h in result.hosts] == ["switched", "switched"]
-    result = rollout(
-        release("alice/demo", "two", images["two"]),
-        targets(servers),
-        who="alice",
-        say=lines.append,
-        options=OPTIONS,
-    )
-    assert result.ok, (result.reason, lines)
     for server in servers:
-        assert get(server.host) == (200, "release two\n")
-    print("\n".join(lines))
+        assert get(server, slug) == (200, "release one\n")
+
+    load = Load([(s.host, HTTP_PORT, host_name(slug)) for s in servers], clients_per_target=4, slow_seconds=3)
+    load.start()
+    time.sleep(1)  # steady traffic on release one before the rollout starts
+    result, lines = run(release(slug, "two", images["two"]), servers)
+    time.sleep(1)
+    outcomes = load.stop()
+    assert result.ok, (result.reason, lines)
+
+    failed = [o for o in outcomes if o.error or o.status != 200]
+    assert failed == [], failed[:5]
+    assert {o.body for o in outcomes} == {"release one\n", "release two\n"}
+    spanning = []
+    for server in servers:
+        endpoint = f"{server.host}:{server.port}: "
+        before = [
+            float(line.split()[0]) for line in lines if endpoint in line and "switching the proxy" in line
+        ]
+        after = [float(line.split()[0]) for line in lines if endpoint in line and "proxy switched to" in line]
+        assert len(before) == len(after) == 1, lines
+        spanning += [
+            o
+            for o in outcomes
+            if o.target == server.host and "slow" in o.path and o.started < before[0] and o.ended > after[0]
+        ]
+    assert spanning, "no slow request was in flight during a switch"
+    assert {o.body for o in spanning} == {"release one\n"}  # in-flight requests finish on the old release
+    reused = sum(1 for o in outcomes if o.connection == 1)
+    assert reused > len(outcomes) // 2, "the clients did not keep their connections"
+    for server in servers:
+        assert get(server, slug) == (200, "release two\n")
+        audit = (server.home / ".fleetgate" / "audit.log").read_text()
+        assert "alice deployed alice/demo#two" in audit
+
+
+def test_unhealthy_release_keeps_old_one_and_shows_logs(servers, images):
+    slug = "alice/broken"
+    assert run(release(slug, "one", images["one"]), servers)[0].ok
+    broken = release(slug, "broken", images["broken"])
+    result, lines = run(broken, servers, health_timeout=5)
+    assert not result.ok
+    assert [h.state for h in result.hosts] == ["failed", "not started"]
+    assert "did not answer GET /up with 200 within 5s" in result.reason
+    assert any("no /up here, this release is broken" in line for line in lines), lines
+    for server in servers:
+        assert get(server, slug) == (200, "release one\n")
+        found = fleet_containers(server, slug)
+        assert [state for _, _, state in found] == ["running"]  # the failed container is removed
+        assert found[0][1] != broken.release_hash
+
+
+def test_lock_held_stops_rollout_and_switches_canary_back(servers, images):
+    slug = "alice/locked"
+    assert run(release(slug, "one", images["one"]), servers)[0].ok
+    lock = servers[1].home / ".fleetgate" / "locks" / fleet_key(slug)
+    lock.mkdir(parents=True)
+    (lock / "details").write_text(
+        '{"who": "bob", "since": "2026-11-22T07:00:00Z", "release": "alice/locked#9"}'
+    )
+    result, lines = run(release(slug, "two", images["two"]), servers)
+    assert not result.ok
+    assert [h.state for h in result.hosts] == ["switched back", "failed"]
+    endpoint = f"{servers[1].host}:{servers[1].port}"
+    assert result.reason == (
+        f"rollout failed on {endpoint}: deploy lock of {slug} on {endpoint} is held by bob since "
+        f"2026-11-22T07:00:00Z for alice/locked#9; wait for that rollout, or if it died: "
+        f"fleetgate server unlock {slug} {endpoint}"
+    )
+    for server in servers:
+        assert get(server, slug) == (200, "release one\n")
+    shown = status(targets(servers)[1], slug, OPTIONS)
+    assert shown.lock is not None and shown.lock.who == "bob"
+    assert unlock(targets(servers)[1], slug, OPTIONS).release == "alice/locked#9"
+    assert not lock.exists()
+    assert run(release(slug, "two", images["two"]), servers)[0].ok
+    assert all(get(server, slug) == (200, "release two\n") for server in servers)
+
+
+def test_prune_keeps_rollback_targets_and_rollback_reuses_them(servers, images):
+    slug = "alice/prune"
+    one, two, three = (release(slug, n, images[n], keep=0) for n in ("one", "two", "three"))
+    assert run(one, servers)[0].ok
+    assert run(two, servers)[0].ok
+    assert run(replace(three, retained=(one.release_hash,)), servers)[0].ok
+    for server in servers:
+        kept = {rel: state for _, rel, state in fleet_containers(server, slug)}
+        assert kept == {three.release_hash: "running", one.release_hash: "exited"}
+    result, lines = run(replace(one, retained=(three.release_hash,)), servers)
+    assert result.ok, (result.reason, lines)
+    assert any("starting the retained container" in line for line in lines)
+    assert not any("pulling" in line for line in lines)
+    for server in servers:
+        assert get(server, slug) == (200, "release one\n")
+    shown = status(targets(servers)[0], slug, OPTIONS)
+    assert (shown.release, shown.healthy, shown.lock) == (one.release_hash, True, None)
+
+
+def test_unknown_host_key_is_refused(servers, images, tmp_path):
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    target = replace(targets(servers)[0], known_hosts=empty)
+    result = rollout(
+        release("alice/trust", "one", images["one"]), [target], who="a", say=lambda _: None, options=OPTIONS
+    )
+    endpoint = f"{servers[0].host}:{servers[0].port}"
+    assert result.reason == (
+        f"rollout failed on {endpoint}: host key of {endpoint} is not trusted; "
+        f"check it and run: fleetgate server trust {endpoint}"
+    )
