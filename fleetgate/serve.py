@@ -34,7 +34,12 @@ def _pipeline(settings: Settings, database: Database):
     from fleetgate.deploy.fleet_rollout import RolloutConfig
 
     servers = RolloutConfig.from_settings(settings)
-    return BuildPipeline(database, PipelineConfig(build=build, node_id=settings.node_id, servers=servers))
+    return BuildPipeline(
+        database,
+        PipelineConfig(
+            build=build, node_id=settings.node_id, servers=servers, device_wait=settings.device_wait
+        ),
+    )
 
 
 def build_gateway(settings: Settings, database: Database, pipeline=None):
