@@ -138,7 +138,9 @@ def _handover(service: ServiceTarget, new: Container, olds: list[Container], cur
     kills: list[Step] = [Kill(service.name, c.name) for c in olds]
     running = [c for c in olds if c.status in ("running", "restarting")]
     if not running or new.status != "running":
-        return kills
+        # A hand-over file left after the old one went (or written again by a restart) is cleared.
+        done = service.name in current.handover_done
+        return [*kills, *([ClearHandover(service.name)] if done else [])]
     if service.name in current.handover_done:
         return [*kills, ClearHandover(service.name)]
     until = (new.started_at or current.now) + service.handover_timeout
