@@ -313,3 +313,9 @@ def test_a_created_but_never_started_container_is_started() -> None:
         current, containers=(dataclasses.replace(current.containers[0], status="created"),)
     )
     assert steps(current, goal) == (Start("main", OLD_A),)
+
+
+def test_a_hand_over_file_left_after_the_old_container_went_is_cleared() -> None:
+    goal = target(B, HANDOVER)
+    current = dataclasses.replace(running(goal), handover_done=("main",))
+    assert steps(current, goal) == (ClearHandover("main"),)

@@ -64,7 +64,8 @@ class Fleet:
 
 
 def metrics(api: str) -> dict:
-    request = urllib.request.Request(f"{api}/v1/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    request = urllib.request.Request(f"{api}/v1/metrics", headers=headers)
     with urllib.request.urlopen(request, timeout=5) as answer:
         return json.loads(answer.read())
 

@@ -48,7 +48,8 @@ class Device:
     def start(self, api: str, key: str | None, device_type: str = "generic-amd64", *extra: str) -> None:
         """Start the agent (in the background; `wait` for it to exit when it should)."""
         self.argv = [*AGENT, "--api", api, "--device-type", device_type, "--state-dir", str(self.state_dir)]
-        self.argv += ["--docker-host", self.dockerd.host, *(["--provisioning-key", key] if key else []), *extra]
+        self.argv += ["--docker-host", self.dockerd.host, *extra]
+        self.argv += ["--provisioning-key", key] if key else []
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
@@ -103,7 +104,8 @@ class Device:
 
     def events(self, since: float, *filters: str) -> list[dict[str, Any]]:
         """Docker events of the device since `since` (epoch seconds), oldest first."""
-        args = ["events", "--since", f"{since:.3f}", "--until", f"{time.time():.3f}", "--format", "{{json .}}"]
+        args = ["events", "--since", f"{since:.3f}", "--until", f"{time.time():.3f}"]
+        args += ["--format", "{{json .}}"]
         for item in filters:
             args += ["--filter", item]
         out = self.dockerd.cli(*args).stdout

@@ -29,11 +29,13 @@ def test_a_push_reaches_every_agent_within_seconds_and_they_long_poll(fleet: Fle
     two.start(fleet.api, fleet.provisioning_key)
     wait_running([one, two], first)
     assert one.identity["fleet"] == fleet.slug and "provisioning_key" not in one.identity
-    shown = until(
-        lambda: (d := fleet.devices()) and all(x["status"] == "idle" and x["release"] == first for x in d.values()) and d,
-        10,
-        "both devices to report idle on the first release",
-    )
+
+    def idle_on(release: str) -> bool:
+        shown = fleet.devices().values()
+        return len(shown) == 2 and all(x["status"] == "idle" and x["release"] == release for x in shown)
+
+    until(lambda: idle_on(first), 10, "both devices to report idle on the first release")
+    shown = fleet.devices()
     assert shown[one.uuid]["name"] == "kitchen" and shown[one.uuid]["services"]["main"]["status"] == "running"
     # Both agents now wait in long-polls: over two idle seconds they make (almost) no requests.
     before = metrics(fleet.api)

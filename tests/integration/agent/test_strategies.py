@@ -86,12 +86,12 @@ def test_hand_over_ends_on_the_timeout(fleet: Fleet, devices) -> None:
     assert 2 <= overlap < 6, overlap
 
 
-def test_an_update_lock_holds_the_swap_until_the_lock_file_goes(fleet: Fleet, device: tuple[Device, str]) -> None:
+def test_an_update_lock_holds_the_swap_until_the_lock_file_goes(fleet: Fleet, device: tuple) -> None:
     one, first = device
     lock = one.lock_dir() / "updates.lock"
     lock.touch()  # as the service would, through /tmp/balena/updates.lock
     second = fleet.push()
-    until(lambda: fleet.devices()[one.uuid]["status"] == "update locked", 20, "the device to say update locked")
+    until(lambda: fleet.devices()[one.uuid]["status"] == "update locked", 20, "the device to say so")
     assert len(one.images()) == 2  # the new release was downloaded ...
     assert one.running() == {f"main_{first[:12]}"}  # ... but nothing was stopped or replaced
     time.sleep(1.5)
