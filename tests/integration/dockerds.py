@@ -64,10 +64,26 @@ def _bridge(number: int) -> None:
     _run("ip", "link", "set", name, "up")
 
 
+def pool_prefix(number: int) -> str:
+    """The first two octets of the address pool of daemon `number`'s networks (10.200+N.x.0/24)."""
+    return f"10.{200 + number}"
+
+
+def _remove_network_bridges(number: int) -> None:
+    """Delete bridges left in daemon `number`'s pool (a daemon leaves its networks' bridges when stopped)."""
+    shown = subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True, text=True).stdout
+    ours = pool_prefix(number) + "."
+    for line in shown.splitlines():
+        fields = line.split()
+        if len(fields) > 3 and fields[1].startswith("br-") and fields[3].startswith(ours):
+            _run("ip", "link", "delete", fields[1])
+
+
 def start_dockerd(number: int, timeout: float = 60) -> Dockerd:
     """Start daemon `number` on bridge fgbr<number> with a fresh data root; wait until it answers."""
     root = STATE / f"d{number}"
     stop_leftover(root)
+    _remove_network_bridges(number)
     shutil.rmtree(root, ignore_errors=True)
     (root / "data").mkdir(parents=True)
     _bridge(number)
@@ -86,6 +102,10 @@ def start_dockerd(number: int, timeout: float = 60) -> Dockerd:
             "--bridge",
             f"fgbr{number}",
             "--iptables=false",
+            # Networks from a pool of this daemon's own: the default pools are shared by every daemon on
+            # the machine and run out (each daemon sees the others' bridges as taken).
+            "--default-address-pool",
+            f"base={pool_prefix(number)}.0.0/16,size=24",
             "--ip-masq=false",
         ],
         stdout=log,
@@ -130,6 +150,7 @@ def stop_dockerd(daemon: Dockerd, remove: bool = True) -> None:
         ids = daemon.cli("ps", "-aq", check=False).stdout.split()
         if ids:
             daemon.cli("rm", "-f", *ids, check=False)
+        daemon.cli("network", "prune", "-f", check=False)
         daemon.process.send_signal(signal.SIGTERM)
         try:
             daemon.process.wait(timeout=30)
@@ -137,6 +158,7 @@ def stop_dockerd(daemon: Dockerd, remove: bool = True) -> None:
             daemon.process.kill()
             daemon.process.wait(timeout=10)
     _unmount(daemon.root)
+    _remove_network_bridges(daemon.number)
     if remove:
         shutil.rmtree(daemon.root, ignore_errors=True)
 

@@ -91,11 +91,12 @@ def services_on(server: TestServer, slug: str) -> dict[str, tuple[str, str]]:
 
 
 def cleanup(servers: list[TestServer], slug: str) -> None:
-    """Remove what a test's rollouts left on the servers (containers of the fleet)."""
+    """Remove what a test's rollouts left on the servers: the fleet's containers, networks left unused."""
     for server in servers:
         ids = server.dockerd.cli("ps", "-aq", "--filter", f"label=io.fleetgate.fleet={slug}").stdout.split()
         if ids:
             server.dockerd.cli("rm", "-f", *ids, check=False)
+        server.dockerd.cli("network", "prune", "-f", check=False)
 
 
 def status(gw: Gateway, slug: str) -> list[dict]:

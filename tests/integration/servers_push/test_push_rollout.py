@@ -10,11 +10,15 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from ..build.conftest import project, push, release
 from ..support import Gateway, git, remote_lines, setup_fleet
 from .conftest import add_servers, cleanup, get, services_on, status
 
 SECRET = "s3cret-value-never-shown"
+# Builds and rollouts on a machine shared with other test runs: generous, a hang still ends.
+pytestmark = pytest.mark.timeout(900)
 
 
 def edit(work: Path, text: str, healthy: bool = True) -> None:
