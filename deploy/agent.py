@@ -102,7 +102,8 @@ class Agent:
     def __init__(self, options: AgentOptions) -> None:
         self.options = options
         self.state_dir = options.state_dir
-        self.backoff = Backoff(0.5, options.max_backoff)
+        self.backoff = Backoff(0.5, options.max_backoff)  # the API's failures
+        self.step_backoff = Backoff(1.0, options.max_backoff)  # Docker's and the steps' failures
         self._last_report: dict[str, Any] | None = None
         self._last_sent = 0.0
         self._progress: dict[str, int] = {}
@@ -230,7 +231,7 @@ class Agent:
                 current = read_current(client, Path(device.lock_root))
             except DOCKER_FAULTS as error:
                 log.error("cannot read the device's Docker state: %s", error)
-                return self.backoff.next()
+                return self.step_backoff.next()
             plan = steps(current, target)
             self._send(device_report(plan, current, target, running, self._progress))
             if not plan:
@@ -250,6 +251,7 @@ class Agent:
                 log.error("%s", error)
                 message = str(error).splitlines()[0][:500]
                 self._send(device_report(plan, current, target, running, self._progress, message))
-                return self.backoff.next()
+                return self.step_backoff.next()  # the long-poll is the pause: a new target ends it
+            self.step_backoff.reset()
             if time.monotonic() - started > BUSY_RECHECK:
                 return 0.0

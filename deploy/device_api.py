@@ -7,6 +7,7 @@ operator's to fix and ends the agent; anything else (network down, server errors
 
 from __future__ import annotations
 
+import math
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -88,7 +89,7 @@ class DeviceApi:
         headers = {"If-None-Match": f'"{etag}"'} if etag else {}
         timeout = httpx.Timeout(wait + 30.0, connect=CONNECT_TIMEOUT)
         response = self._request(
-            "GET", "/v1/device/state", params={"wait": int(wait)}, headers=headers, timeout=timeout
+            "GET", "/v1/device/state", params={"wait": math.ceil(wait)}, headers=headers, timeout=timeout
         )
         if response.status_code == 304:
             return TargetAnswer(None, etag)

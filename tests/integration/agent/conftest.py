@@ -122,6 +122,11 @@ def devices(tmp_path: Path, docker_daemon: None) -> Iterator[Callable[[int], Dev
     yield make
     for device in made:
         device.stop()
+        # The agent's networks go first: a stopped daemon leaves their bridges on the host for good.
+        ids = device.dockerd.cli("ps", "-aq", check=False).stdout.split()
+        if ids:
+            device.dockerd.cli("rm", "-f", *ids, check=False)
+        device.dockerd.cli("network", "prune", "-f", check=False)
         stop_dockerd(device.dockerd)
 
 

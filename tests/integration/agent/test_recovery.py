@@ -60,7 +60,7 @@ def test_an_agent_killed_mid_update_converges_after_its_restart(fleet: Fleet, de
 
 def test_the_release_keeps_running_while_the_api_is_down(fleet: Fleet, devices) -> None:
     first = fleet.push()
-    one = devices(9)
+    one = devices(6)  # 9 belongs to the registry-token tests
     one.start(fleet.api, fleet.provisioning_key)
     wait_running([one], first)
     fleet.gw.stop()
