@@ -123,15 +123,35 @@ def fleet_show(ctx: click.Context, slug: str, as_json: bool) -> None:
         "owner": found.owner,
         "members": members,
         "remote": remote_url(app.settings, found),
+        "wait_for_devices": found.wait_for_devices,
     }
     if as_json:
         click.echo(to_json({**facts, **_target_facts(target)}))
         return
     facts["target"] = _release_label(target.release)
     facts["pinned"] = "yes" if target.pinned else "no"
+    del facts["wait_for_devices"]
+    facts["push waits"] = "for devices" if found.wait_for_devices else "no"
     for label, value in facts.items():
         shown = (", ".join(value) or "-") if isinstance(value, list) else value
         click.echo(f"{label.replace('_', ' ') + ':':<13}{shown}")
+
+
+@fleet.command("set")
+@click.argument("slug", metavar="OWNER/NAME")
+@click.option(
+    "--wait-for-devices/--no-wait-for-devices",
+    "wait",
+    required=True,
+    help="Every push streams the devices' rollout until they run it (as `git push -o wait=devices`).",
+)
+@click.pass_context
+def fleet_set(ctx: click.Context, slug: str, wait: bool) -> None:
+    """Change a fleet's settings."""
+    with _app(ctx).database.session() as session:
+        found = fleets.set_wait_for_devices(session, *fleets.parse_slug(slug), wait)
+    said = "waits for its devices" if wait else "no longer waits for its devices (unless -o wait=devices)"
+    click.echo(f"every push to {found.slug} {said}")
 
 
 @fleet.command("remove")

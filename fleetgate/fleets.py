@@ -24,6 +24,7 @@ class Fleet:
     owner: str
     name: str
     device_type: str
+    wait_for_devices: bool = False  # every push streams the devices' rollout (`-o wait=devices`)
 
     @property
     def slug(self) -> str:
@@ -52,7 +53,13 @@ def _query() -> Select[tuple[models.Fleet, str]]:
 
 
 def _fleet(row: models.Fleet, owner: str) -> Fleet:
-    return Fleet(id=row.id, owner=owner, name=row.name, device_type=row.device_type)
+    return Fleet(
+        id=row.id,
+        owner=owner,
+        name=row.name,
+        device_type=row.device_type,
+        wait_for_devices=row.wait_for_devices,
+    )
 
 
 def _row(session: Session, owner: str, name: str) -> models.Fleet:
@@ -117,6 +124,14 @@ def remove_fleet(session: Session, owner: str, name: str) -> Fleet:
     session.delete(row)
     session.flush()
     return removed
+
+
+def set_wait_for_devices(session: Session, owner: str, name: str, wait: bool) -> Fleet:
+    """Make every push to the fleet wait for its devices (or stop doing so)."""
+    row = _row(session, owner, name)
+    row.wait_for_devices = wait
+    session.flush()
+    return _fleet(row, owner)
 
 
 def list_members(session: Session, fleet_id: int) -> list[str]:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.engine import Dialect
@@ -109,6 +110,7 @@ class Fleet(Base):
     name: Mapped[str] = mapped_column(String(39))
     device_type: Mapped[str] = mapped_column(String(64))
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    wait_for_devices: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class FleetMember(Base):

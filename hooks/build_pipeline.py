@@ -113,7 +113,12 @@ class BuildPipeline:
             return Verdict.reject(update.ref, failed), None
         store_as = None if rule.moves == update.ref else rule.moves
         return Verdict.accept(update.ref, store_as), lambda results: self._finish(
-            release, update, results, out, options.wait_devices and not options.detach, stop
+            release,
+            update,
+            results,
+            out,
+            (options.wait_devices or push.fleet.wait_for_devices) and not options.detach,
+            stop,
         )
 
     def _roll_out(self, push: Push, release: releases.Release, out: PushOutput) -> str | None:

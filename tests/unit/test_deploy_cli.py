@@ -116,7 +116,7 @@ def test_target_pin_and_rollback(run, push) -> None:
     push("failed")
     third = push()
     show = run("fleet", "show", "alice/web")[1].splitlines()
-    assert show[-2:] == [f"target:      alice/web#3 ({third})", "pinned:      no"]
+    assert show[-3:-1] == [f"target:      alice/web#3 ({third})", "pinned:      no"]
     assert run("fleet", "pin", "alice/web", "alice/web#1") == (
         0,
         f"pinned alice/web to alice/web#1 ({first})\n" + AGAIN,
