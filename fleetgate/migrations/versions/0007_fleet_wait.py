@@ -17,10 +17,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("fleets") as table:
-        table.add_column(
-            sa.Column("wait_for_devices", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # A plain ADD COLUMN, not batch mode: batch mode rebuilds the table on SQLite and would drop its
+    # AUTOINCREMENT, and fleet ids must never be reused (they name repositories on disk).
+    op.add_column(
+        "fleets", sa.Column("wait_for_devices", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
 
 
 def downgrade() -> None:
