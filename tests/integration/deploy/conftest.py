@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -49,7 +50,10 @@ class Api:
 
     def client(self, key: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        made = httpx.Client(base_url=self.url, headers=headers, timeout=400, verify=self.verify)
+        verify = self.verify
+        if isinstance(verify, str):  # a CA file: httpx wants it as an SSL context
+            verify = ssl.create_default_context(cafile=verify)
+        made = httpx.Client(base_url=self.url, headers=headers, timeout=400, verify=verify)
         self.clients.append(made)
         return made
 

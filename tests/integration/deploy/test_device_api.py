@@ -216,8 +216,8 @@ BAD_INPUT = [
     ("GET", "/v2/anything", None, {}, 404, "no such route; the API is described at /openapi.json"),
     ("DELETE", "/v1/device/state", None, {}, 405,
      "this route does not take that method; see /openapi.json"),
-    ("GET", "/v1/metrics", None, {"Authorization": ""}, 401, "send your metrics token (FLEETGATE_METRICS_TOKEN) as: "
-     "Authorization: Bearer <key>"),
+    ("GET", "/v1/metrics", None, {"Authorization": ""}, 401,
+     "send your metrics token (FLEETGATE_METRICS_TOKEN) as: Authorization: Bearer <key>"),
     ("GET", "/v1/metrics", None, {"Authorization": "Bearer wrong"}, 401,
      "wrong metrics token; use the value of FLEETGATE_METRICS_TOKEN"),
 ]  # fmt: skip
