@@ -107,14 +107,14 @@ def test_the_push_waits_until_every_device_runs_the_release(tmp_path: Path) -> N
         api.gw.stop()
 
 
-def test_the_push_stops_waiting_at_the_limit_and_still_succeeds(tmp_path: Path) -> None:
+def test_a_fleet_that_waits_stops_at_the_limit_and_the_push_still_succeeds(tmp_path: Path) -> None:
     api = start_api(tmp_path, {"FLEETGATE_DEVICE_WAIT": "3"})
     try:
         stuck: list[Device] = []
         key = setup_fleet(api.gw, SLUG, "generic-amd64")
         stuck = devices(api, 1, (("update locked", 0),), finish=False)
-        work = project(tmp_path, "dockerfile-plain")
-        result = push(api.gw, work, key, SLUG, "master", flags=("-o", "wait=devices"))
+        api.gw.cli("fleet", "set", SLUG, "--wait-for-devices")  # the fleet's setting instead of -o
+        result = push(api.gw, project(tmp_path, "dockerfile-plain"), key, SLUG, "master")
         lines = info_lines(result.stderr)
         release = released(lines)
         assert f"0/1 devices running {release[:7]}, 1 update locked" in lines
