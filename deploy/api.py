@@ -43,6 +43,9 @@ class ApiConfig:
 
     registry: RegistryCredentials | None  # None: no registry, so devices cannot be deployed to
     metrics_token: str | None = None
+    # The registry asks fleetgate's token server: each device logs in as itself (its uuid and API key),
+    # and may pull only its own fleet's images, instead of getting the operator's account.
+    registry_token_auth: bool = False
 
 
 def _refuse(status: int, detail: str) -> HTTPException:
@@ -156,22 +159,29 @@ def create_app(database: Database, config: ApiConfig, hub: WakeupHub | None = No
             api_key=api_key,
         )
 
-    def _target(device_id: int) -> tuple[dict[str, Any], str] | None:
+    def _registry(me: Device, api_key: str) -> RegistryCredentials | None:
+        if config.registry is None or not config.registry_token_auth:
+            return config.registry
+        return RegistryCredentials(config.registry.server, me.uuid, api_key)
+
+    def _target(device_id: int, registry: RegistryCredentials | None) -> tuple[dict[str, Any], str] | None:
         with database.session(readonly=True) as session:
             current = devices.device_by_id(session, device_id)
-            return None if current is None else load_target(session, current, config.registry)
+            return None if current is None else load_target(session, current, registry)
 
     @app.get("/v1/device/state", responses={**ERRORS, 304: {"description": "unchanged after `wait`"}})
     async def state(
         me: Annotated[Device, Depends(device)],
+        credentials: Annotated[HTTPAuthorizationCredentials, Depends(bearer)],
         wait: Annotated[int, Query(ge=0, le=MAX_WAIT, description="seconds to wait for a change")] = 0,
         if_none_match: Annotated[str | None, Header()] = None,
     ) -> Response:
         """The device's target document; with If-None-Match, wait up to `wait` s for it to change."""
         known, deadline = _etags(if_none_match), time.monotonic() + wait
+        registry = _registry(me, credentials.credentials)
         while True:
             ticket = hub.ticket(me.fleet_id)  # before reading: a change from here on sets it
-            found = await db(_target, me.id)
+            found = await db(_target, me.id, registry)
             if found is None:
                 raise _refuse(401, "this device was removed; register it again with a provisioning key")
             doc, tag = found

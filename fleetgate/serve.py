@@ -76,7 +76,8 @@ def http_api(settings: Settings, database: Database):
     if settings.registry:
         registry = RegistryCredentials(settings.registry, settings.registry_user, settings.registry_password)
     hub = WakeupHub(database)
-    app = create_app(database, ApiConfig(registry, settings.metrics_token), hub)
+    token_auth = settings.registry_auth == "token"
+    app = create_app(database, ApiConfig(registry, settings.metrics_token, token_auth), hub)
     try:  # GET /v1/registry/token: the registry's token server (it answers 404 unless REGISTRY_AUTH=token)
         app.include_router(registry_token_router(settings, database))
     except SigningKeyError as error:
