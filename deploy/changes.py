@@ -55,14 +55,17 @@ def latest_serial(session: Session) -> int:
     return session.scalar(select(func.coalesce(func.max(models.FleetChange.serial), 0))) or 0
 
 
-def changed_since(session: Session, serial: int) -> tuple[int, list[int]]:
-    """(the newest serial, the fleets changed after `serial`)."""
-    rows = session.execute(
-        select(models.FleetChange.fleet_id, models.FleetChange.serial).where(
-            models.FleetChange.serial > serial
-        )
-    ).all()
-    return max((row.serial for row in rows), default=serial), sorted({row.fleet_id for row in rows})
+def changed_since(session: Session, serial: int) -> tuple[int, list[int] | None]:
+    """(the newest serial, the fleets changed after `serial`; None: any fleet may have changed).
+
+    Serials fall when the fleet holding the newest one is removed (its row goes with it), and a change
+    numbered below `serial` would go unseen: then every fleet counts as changed, once.
+    """
+    newest = latest_serial(session)
+    if newest < serial:
+        return newest, None
+    rows = session.scalars(select(models.FleetChange.fleet_id).where(models.FleetChange.serial > serial))
+    return newest, sorted(set(rows))
 
 
 def add_listener(listener: Callable[[int], None]) -> None:

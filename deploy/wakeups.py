@@ -85,22 +85,26 @@ class WakeupHub:
         with self.database.session(readonly=True) as session:
             return changes.latest_serial(session)
 
-    def _changed(self, serial: int) -> tuple[int, list[int]]:
+    def _changed(self, serial: int) -> tuple[int, list[int] | None]:
         with self.database.session(readonly=True) as session:
             return changes.changed_since(session, serial)
 
     async def _poll(self) -> None:
         loop = asyncio.get_running_loop()
-        serial = await loop.run_in_executor(None, self._serial)
+        serial: int | None = None
         while True:
-            await asyncio.sleep(POLL_SECONDS)
             try:
-                serial, changed = await loop.run_in_executor(None, self._changed, serial)
+                if serial is None:
+                    serial = await loop.run_in_executor(None, self._serial)
+                else:
+                    serial, changed = await loop.run_in_executor(None, self._changed, serial)
+                    if changed is None:
+                        self.wake_all()
+                    for fleet_id in changed or ():
+                        self.wake(fleet_id)
             except Exception:  # a busy or briefly broken database must not end the wake-ups
                 log.warning("reading fleet changes failed; retrying", exc_info=True)
-                continue
-            for fleet_id in changed:
-                self.wake(fleet_id)
+            await asyncio.sleep(POLL_SECONDS)
 
     async def _listen(self) -> None:
         import psycopg  # only on PostgreSQL

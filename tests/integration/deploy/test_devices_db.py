@@ -147,3 +147,20 @@ def test_every_target_change_bumps_the_fleets_serial(database: Database, web: fl
         assert woken == [web.id]  # once per commit, whatever changed in it
     finally:
         changes.remove_listener(woken.append)
+
+
+def test_serials_that_fall_with_a_removed_fleet_count_as_a_change_of_every_fleet(
+    database: Database, web: fleets.Fleet
+) -> None:
+    with database.session() as session:
+        variables.set_variable(session, web.id, "A", "1")
+        nuc = fleets.get_fleet(session, "alice", "nuc")
+        variables.set_variable(session, nuc.id, "A", "1")
+        seen = changes.latest_serial(session)
+        fleets.remove_fleet(session, "alice", "nuc")
+    with database.session() as session:
+        newest, changed = changes.changed_since(session, seen)
+        assert (newest < seen, changed) == (True, None)
+        variables.set_variable(session, web.id, "A", "2")
+    with database.session() as session:
+        assert changes.changed_since(session, newest) == (newest + 1, [web.id])
