@@ -116,6 +116,7 @@ def create(
     container: str,
     web: WebService | None,
     upstream_bind: str,
+    network: bool = True,
 ) -> Command:
     """`docker create` for one service: the release's labels, its env file, the fleet's network."""
     for key in REFUSED:
@@ -137,7 +138,8 @@ def create(
     for key, value in labels.items():
         argv += ["--label", f"{key}={value}"]
     argv += ["--restart", str(body.get("restart") or "unless-stopped")]
-    argv += ["--network", f"fleetgate-{fleet_key(slug)}", "--network-alias", service]
+    if network:
+        argv += ["--network", f"fleetgate-{fleet_key(slug)}", "--network-alias", service]
     if web is not None and web.name == service:
         argv += ["--publish", f"{upstream_bind}::{web.port}"]
     for entry in body.get("volumes") or []:

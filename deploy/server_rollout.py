@@ -224,6 +224,7 @@ def _start(conn: Connection, plan: Plan, existing: dict[str, str], say: Say) -> 
                 name,
                 plan.web,
                 _bind(plan.options.upstream_bind, plan),
+                network=len(plan.services) > 1,
             )
             try:
                 conn.run(create)
@@ -247,7 +248,8 @@ def deploy(conn: Connection, plan: Plan, say: Say) -> Deployed:
     for service in missing:
         say(f"{service}: pulling {plan.services[service]['image']}")
         conn.run(cmd.pull(str(plan.services[service]["image"])), timeout=plan.options.command_timeout)
-    conn.run(cmd.network(plan.slug))
+    if len(plan.services) > 1:  # services find each other by name; one service needs no network of its own
+        conn.run(cmd.network(plan.slug))
     route = ensure_proxy(conn, plan, say) if plan.web else None
     previous_web = (
         route.slot(route.live).container if route and route.live and route.slot(route.live) else None

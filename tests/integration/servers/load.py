@@ -48,15 +48,18 @@ class Load:
         self._lock = threading.Lock()
         self.outcomes: list[Outcome] = []
         self._threads: list[threading.Thread] = []
+        self._started = 0
 
     def _client(self, address: str, port: int, host: str, slow: bool) -> None:
         conn, number, i = None, 0, 0
+        if slow:  # slow clients start spread out, so at any moment some slow request is in flight
+            time.sleep(self.slow_seconds * (self._offset() % self.clients) / self.clients)
         deadline = time.monotonic() + self.max_seconds
         while (
             not self._stop.is_set() and time.monotonic() < deadline and len(self.outcomes) < self.max_requests
         ):
             i += 1
-            path = f"/cgi-bin/slow?{self.slow_seconds}" if slow and i % self.slow_every == 1 else "/"
+            path = f"/cgi-bin/slow?{self.slow_seconds}" if slow and (i - 1) % self.slow_every == 0 else "/"
             if conn is None:
                 conn, number = http.client.HTTPConnection(address, port, timeout=30), number + 1
             started = time.monotonic()
@@ -76,6 +79,11 @@ class Load:
                 self.outcomes.append(outcome)
         if conn is not None:
             conn.close()
+
+    def _offset(self) -> int:
+        with self._lock:
+            self._started += 1
+            return self._started
 
     def start(self) -> None:
         for address, port, host in self.targets:

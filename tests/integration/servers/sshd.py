@@ -89,7 +89,9 @@ def start_server(number: int, client_key: Path, known_hosts: Path) -> TestServer
             f"AuthorizedKeysFile {folder / 'authorized_keys'}\n"
             "PermitRootLogin prohibit-password\nPubkeyAuthentication yes\nPasswordAuthentication no\n"
             "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nMaxStartups 100\n"
-            f"MaxSessions 100\nLogLevel ERROR\nSetEnv DOCKER_HOST={daemon.host}\nForceCommand {force}\n"
+            f"MaxSessions 100\nLogLevel ERROR\nForceCommand {force}\n"
+            # HOME here too: bash sources ~/.bashrc for sshd sessions, and the machine's root one is slow.
+            f"SetEnv DOCKER_HOST={daemon.host} {env}\n"
         )
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
         subprocess.run([SSHD, "-t", "-f", str(config)], check=True, capture_output=True)
