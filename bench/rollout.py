@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -109,7 +109,8 @@ def push(gw: Gateway, work: Path, main_version: int) -> dict:
 
 
 def finished(release: dict) -> float:
-    return datetime.fromisoformat(release["finished_at"]).timestamp()
+    moment = datetime.fromisoformat(release["finished"])
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 class Simulated:
