@@ -1,0 +1,198 @@
+"""Tables for the pure parts of server rollouts: commands, container specs, proxy config, prune plans."""
+
+from __future__ import annotations
+
+import pytest
+from fleetgate.deploy import container_spec, proxy
+from fleetgate.deploy import server_commands as cmd
+from fleetgate.deploy.proxy import Listen, Route, Slot, SlotStat
+from fleetgate.deploy.server_prune import plan_prune
+from fleetgate.deploy.server_rollout import Container
+
+H = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.mark.parametrize(
+    ("command", "line", "stdin"),
+    [
+        (cmd.unlock("alice/demo"), "rm -rf -- .fleetgate/locks/alice.demo", None),
+        (
+            cmd.lock("alice/demo", {"who": "alice", "release": "alice/demo#4"}),
+            'sh -c \'mkdir -p "$1" && if mkdir "$2" 2>/dev/null; then cat > "$2/details"; '
+            'else cat "$2/details" 2>/dev/null; exit 3; fi\' sh .fleetgate/locks .fleetgate/locks/alice.demo',
+            b'{"release": "alice/demo#4", "who": "alice"}',
+        ),
+        (
+            cmd.login("127.0.0.1:5001", "fleetgate"),
+            "docker login --username fleetgate --password-stdin 127.0.0.1:5001",
+            None,
+        ),
+        (
+            cmd.pull("r/x@sha256:ab"),
+            'sh -c \'docker image inspect "$1" >/dev/null 2>&1 || docker pull -q "$1"\' sh r/x@sha256:ab',
+            None,
+        ),
+        (
+            cmd.audit("it's\nme"),
+            'sh -c \'mkdir -p "$1" && printf "%s\\n" "$3" >> "$2"\' sh .fleetgate .fleetgate/audit.log '
+            "'it'\"'\"'s me'",
+            None,
+        ),
+        (cmd.stop(["a", "b"], 10), "docker stop --time 10 a b", None),
+        (cmd.published_port("c", 8000), "docker port c 8000/tcp", None),
+        (cmd.logs("c", 30), "docker logs --tail 30 c", None),
+    ],
+)
+def test_commands(command, line, stdin):
+    assert command.line == line
+    assert command.stdin == stdin
+
+
+def test_lock_held_status_is_fine_for_the_executor():
+    assert cmd.lock("a/b", {}).ok == (0, cmd.LOCK_HELD)
+
+
+def test_names():
+    assert cmd.container_name("alice/demo", "web", H) == "alice.demo_web_0123456789ab"
+    assert cmd.env_file_path("x") == ".fleetgate/env/x.env"
+
+
+def test_env_file_is_secret_and_one_line_per_value():
+    command = cmd.env_file("c", {"A": "1", "B": "x y=z"})
+    assert command.secret and command.stdin == b"A=1\nB=x y=z\n"
+    with pytest.raises(cmd.CommandError, match="one-line value"):
+        cmd.env_file("c", {"A": "1\n2"})
+
+
+WEB = {"image": "r/x@sha256:ab", "labels": {"io.fleetgate.proxy.port": "8000"}}
+
+
+@pytest.mark.parametrize(
+    ("services", "expected"),
+    [
+        ({"web": WEB}, container_spec.WebService("web", 8000, "/up")),
+        ({"worker": {"image": "i"}}, None),
+        (
+            {
+                "web": {
+                    "labels": ["io.fleetgate.proxy.port=80", "io.fleetgate.proxy.healthcheck.path=/health"]
+                }
+            },
+            container_spec.WebService("web", 80, "/health"),
+        ),
+    ],
+)
+def test_web_service(services, expected):
+    assert container_spec.web_service(services) == expected
+
+
+@pytest.mark.parametrize(
+    ("services", "message"),
+    [
+        ({"web": {"labels": {"io.fleetgate.proxy.port": "http"}}}, "is not a port number"),
+        ({"a": WEB, "b": WEB}, "services a, b all carry io.fleetgate.proxy.port"),
+        (
+            {
+                "web": {
+                    "labels": {"io.fleetgate.proxy.port": "80", "io.fleetgate.proxy.healthcheck.path": "up"}
+                }
+            },
+            "like /up",
+        ),
+    ],
+)
+def test_web_service_errors(services, message):
+    with pytest.raises(container_spec.SpecError, match=message):
+        container_spec.web_service(services)
+
+
+def test_create_web_service():
+    web = container_spec.web_service({"web": WEB})
+    body = {**WEB, "command": "httpd -f", "volumes": ["data:/data"], "restart": "always"}
+    line = container_spec.create("alice/demo", H, "web", body, "n", web, "127.0.0.1").line
+    assert line == (
+        "docker create --name n --env-file .fleetgate/env/n.env --label io.fleetgate.proxy.port=8000 "
+        "--label io.fleetgate.managed=1 --label io.fleetgate.fleet=alice/demo "
+        f"--label io.fleetgate.release={H} --label io.fleetgate.service=web --restart always "
+        "--network fleetgate-alice.demo --network-alias web --publish 127.0.0.1::8000 "
+        "--volume alice.demo_data:/data r/x@sha256:ab httpd -f"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"image": "i", "privileged": True}, "'privileged' is not allowed on servers"),
+        ({"image": "i", "network_mode": "host"}, "'network_mode' is not allowed"),
+        ({"image": "i", "volumes": ["/:/host"]}, "bind mounts stay on the host"),
+        ({"image": "i", "volumes": ["./x:/x"]}, "bind mounts stay on the host"),
+        ({}, "has no image"),
+    ],
+)
+def test_create_refuses_host_access(body, message):
+    with pytest.raises(container_spec.SpecError, match=message):
+        container_spec.create("a/b", H, "s", body, "n", None, "127.0.0.1")
+
+
+def test_environment_overlay():
+    assert container_spec.environment_of({"environment": ["A=1", "B=2"]}, {"B": "3"}) == {"A": "1", "B": "3"}
+    assert container_spec.environment_of({"environment": {"A": None}}, {}) == {"A": ""}
+
+
+ROUTE = Route("alice/demo", "app.example.org", "/up", False, "a", Slot("c1", H, "127.0.0.1:32768"), None)
+
+
+def test_proxy_config():
+    text = proxy.config([ROUTE], Listen("", 80, 443))
+    assert "    bind :80\n" in text and "ssl crt" not in text
+    assert "    use_backend fg_alice.demo if { var(txn.host) -m str app.example.org }\n" in text
+    assert "    http-check send meth GET uri /up ver HTTP/1.1 hdr Host app.example.org\n" in text
+    assert "    server a 127.0.0.1:32768 check\n    server b 127.0.0.1:9 check disabled\n" in text
+    tls = proxy.config([ROUTE, Route("bob/x", None, "/health", True)], Listen("127.0.0.11", 8080, 8443))
+    assert "    bind 127.0.0.11:8443 ssl crt /etc/fleetgate-proxy/certs/\n" in tls
+    assert "    default_backend fg_bob.x\n" in tls
+
+
+def test_routes_round_trip_and_conflicts():
+    assert proxy.parse_route(proxy.route_json(ROUTE).decode()) == ROUTE
+    assert ROUTE.idle == "b" and Route("a/b", None, "/up", False).idle == "a"
+    other = Route("bob/x", "app.example.org", "/up", False)
+    assert proxy.check_routes([ROUTE, other]) == (
+        "bob/x and alice/demo want app.example.org on this server; give each fleet its own --host"
+    )
+    assert proxy.check_routes([ROUTE, Route("bob/x", "b.example.org", "/up", False)]) is None
+
+
+def test_runtime_commands_and_stats():
+    command = proxy.set_slot(ROUTE, "b", "127.0.0.1:40000", "drain")
+    assert (
+        command.stdin
+        == b"set server fg_alice.demo/b addr 127.0.0.1 port 40000; set server fg_alice.demo/b state drain\n"
+    )
+    stat = (
+        "# pxname,svname,scur,status,check_status\n"
+        "fg_alice.demo,a,2,UP,L7OK\nfg_alice.demo,b,0,DRAIN 1/2,INI\n"
+    )
+    found = proxy.parse_stat(stat, "fg_alice.demo")
+    assert found == {"a": SlotStat("UP", "L7OK", 2), "b": SlotStat("DRAIN 1/2", "INI", 0)}
+    assert found["a"].healthy and not found["b"].healthy
+
+
+def c(name: str, release: str, state: str = "exited") -> Container:
+    return Container(name, release, "web", state, f"img-{release}")
+
+
+@pytest.mark.parametrize(
+    ("keep", "retained", "kept", "removed"),
+    [
+        (5, (), ("r4", "r3", "r2", "r1"), ()),
+        (1, (), ("r4", "r3"), ("c2", "c1")),
+        (0, ("r1",), ("r4", "r1"), ("c3", "c2")),
+        (0, (), ("r4",), ("c3", "c2", "c1")),
+    ],
+)
+def test_prune_plan(keep, retained, kept, removed):
+    found = [c("c4", "r4", "running"), c("c3", "r3"), c("c2", "r2"), c("c1", "r1")]
+    plan = plan_prune(found, "r4", keep, retained)
+    assert (plan.kept, plan.containers) == (kept, removed)
+    assert plan.images == tuple(sorted(f"img-{n.replace('c', 'r')}" for n in removed))
