@@ -7,6 +7,8 @@ device costs no thread). Every refusal is `{"detail": "<one line>"}` with a 4xx;
 presents is the only thing that names it.
 """
 
+# No `from __future__ import annotations` here: FastAPI evaluates the routes' annotations, and they name
+# dependencies that are closures of create_app, invisible from the module's globals.
 import contextlib
 import hmac
 import time
