@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .device_state import ServiceTarget, TargetState, network_name
+from .device_state import ServiceTarget, TargetState, labels_of, network_name
 
 LOCK_MOUNTS = ("/tmp/balena", "/tmp/resin")
 ENGINE_SOCKET = "/var/run/balena-engine.sock"  # where balena puts the engine's socket in a container
@@ -89,14 +89,6 @@ class ContainerConfig:
 
 def _truthy(value: Any) -> bool:
     return str(value).lower() in ("1", "true", "yes", "on")
-
-
-def labels_of(compose: Mapping[str, Any]) -> dict[str, str]:
-    """A compose `labels` value (mapping or list) as a dict."""
-    labels = compose.get("labels") or {}
-    if isinstance(labels, list):
-        return dict(str(item).partition("=")[::2] for item in labels)
-    return {str(k): str(v) for k, v in labels.items()}
 
 
 def _environment(compose: Mapping[str, Any]) -> dict[str, str]:

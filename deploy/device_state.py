@@ -122,7 +122,8 @@ def _mapping(value: Any, where: str) -> Mapping[str, Any]:
     return value
 
 
-def _labels(compose: Mapping[str, Any]) -> dict[str, str]:
+def labels_of(compose: Mapping[str, Any]) -> dict[str, str]:
+    """A compose `labels` value (mapping or list of KEY=value) as a dict."""
     labels = compose.get("labels") or {}
     if isinstance(labels, list):
         return dict(str(item).partition("=")[::2] for item in labels)
@@ -156,7 +157,7 @@ def _service(name: str, body: Any) -> ServiceTarget:
             f"target document: services.{name} has no image; the server sent a bad target"
         )
     environment = {str(k): str(v) for k, v in _mapping(body.get("environment"), "environment").items()}
-    labels = _labels(compose)
+    labels = labels_of(compose)
     made_of = {"image": image, "compose": compose, "environment": environment}
     return ServiceTarget(
         name=name,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -110,11 +111,21 @@ def fetch(ctx: Context, step: Fetch) -> int:
     raise StepError(f"cannot pull {step.image}: {str(error).splitlines()[0][:300]}; check the registry")
 
 
+def grace_period(value: object) -> int:
+    """Compose's `stop_grace_period` (`10`, `10s`, `1m30s`) in whole seconds; Docker's 10 otherwise."""
+    found = re.fullmatch(r"(?:(\d+)m)?(?:(\d+)s?)?", str(value or "").strip())
+    if not value or not found or not any(found.groups()):
+        return STOP_TIMEOUT
+    return int(found.group(1) or 0) * 60 + int(found.group(2) or 0)
+
+
 def kill(ctx: Context, step: Kill) -> None:
     """Stop (with the service's grace period) and remove the container; gone already is fine."""
     api = ctx.client.api
+    service = ctx.target.service(step.service)
+    timeout = grace_period(service.compose.get("stop_grace_period") if service else None)
     try:
-        api.stop(step.name, timeout=STOP_TIMEOUT)
+        api.stop(step.name, timeout=timeout)
         api.remove_container(step.name, v=False)
     except docker.errors.NotFound:
         pass

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from fleetgate.deploy.container_config import ComposeServiceError, Device, container_config
 from fleetgate.deploy.device_state import parse_target
+from fleetgate.deploy.docker_steps import grace_period
 
 IMAGE = "127.0.0.1:5001/alice/demo/main@sha256:" + "1" * 64
 DEVICE = Device(
@@ -157,3 +158,10 @@ def test_network_mode_and_restart(compose: dict[str, Any], expected: dict[str, A
 def test_refusals(compose: dict[str, Any], message: str) -> None:
     with pytest.raises(ComposeServiceError, match=message):
         config(compose)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [(None, 10), ("", 10), (5, 5), ("5s", 5), ("1m30s", 90), ("2m", 120), ("soon", 10)]
+)
+def test_stop_grace_period(value: object, seconds: int) -> None:
+    assert grace_period(value) == seconds
