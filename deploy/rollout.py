@@ -23,7 +23,7 @@ from . import server_commands as cmd
 from .container_spec import SpecError, web_service
 from .roles import RoleError
 from .server_prune import prune
-from .server_rollout import Deployed, HostError, Plan, deploy, list_containers, switch_back
+from .server_rollout import Deployed, HostError, Plan, deploy, switch_back
 from .server_ssh import Connection, SSHError, connect
 
 
@@ -157,7 +157,7 @@ def _plan(release: RolloutRelease, server: ServerTarget, options: RolloutOptions
     )
 
 
-def _connect(server: ServerTarget, options: RolloutOptions) -> Connection:
+def connect_to(server: ServerTarget, options: RolloutOptions) -> Connection:
     return connect(
         server.host, server.port, server.user, server.key_path, server.known_hosts, options.connect_timeout
     )
@@ -191,7 +191,7 @@ def _run_host(host: _Host, release: RolloutRelease, who: str, say: Say) -> None:
     endpoint, started = host.server.endpoint, time.monotonic()
     tell = lambda line: say(f"{endpoint}: {line}")  # noqa: E731
     try:
-        host.conn = _connect(host.server, host.plan.options)
+        host.conn = connect_to(host.server, host.plan.options)
         since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         details = {"who": who, "since": since, "release": release.release_name}
         out = host.conn.run(cmd.lock(release.fleet_slug, details))
@@ -284,58 +284,15 @@ def rollout(
 
 def status(server: ServerTarget, fleet_slug: str, options: RolloutOptions = RolloutOptions()) -> ServerStatus:
     """The fleet's state on one host: running release, its health, the deploy lock, its containers."""
-    from . import proxy
-    from .server_rollout import _routes, _stats
+    from .server_status import server_status  # there, not here: it imports this module's types
 
-    try:
-        conn = _connect(server, options)
-    except SSHError as error:
-        return ServerStatus(server.endpoint, False, str(error), None, None, None, ())
-    try:
-        text = conn.run(cmd.lock_details(fleet_slug)).stdout.strip()
-        lock = _lock_info(text)
-        found = list_containers(conn, fleet_slug)
-        containers = tuple((c.name, c.release, c.state) for c in found)
-        running = [c for c in found if c.state == "running"]
-        release = running[0].release if running else None
-        healthy = None
-        routes = [r for r in _routes(conn) if r.fleet == fleet_slug]
-        if routes and routes[0].live and routes[0].slot(routes[0].live):
-            route = routes[0]
-            release = route.slot(route.live).release
-            stat = _stats(conn, route).get(route.live)
-            healthy = bool(stat and stat.healthy and stat.status == "UP")
-        del proxy
-        return ServerStatus(server.endpoint, True, None, release, healthy, lock, containers)
-    except (SSHError, HostError) as error:
-        return ServerStatus(server.endpoint, True, str(error), None, None, None, ())
-    finally:
-        conn.close()
-
-
-def _lock_info(text: str) -> LockInfo | None:
-    if not text:
-        return None
-    try:
-        data = json.loads(text)
-        return LockInfo(str(data.get("who")), str(data.get("since")), str(data.get("release")))
-    except ValueError:
-        return LockInfo("?", "?", "?")
+    return server_status(server, fleet_slug, options)
 
 
 def unlock(
     server: ServerTarget, fleet_slug: str, options: RolloutOptions = RolloutOptions()
 ) -> LockInfo | None:
     """Remove the fleet's deploy lock on the host; the lock that was held, None when there was none."""
-    try:
-        conn = _connect(server, options)
-    except SSHError as error:
-        raise RolloutError(str(error)) from None
-    try:
-        held = _lock_info(conn.run(cmd.lock_details(fleet_slug)).stdout.strip())
-        conn.run(cmd.unlock(fleet_slug))
-        return held
-    except SSHError as error:
-        raise RolloutError(str(error)) from None
-    finally:
-        conn.close()
+    from .server_status import remove_lock
+
+    return remove_lock(server, fleet_slug, options)

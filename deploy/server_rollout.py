@@ -79,7 +79,7 @@ def _bind(template: str, plan: Plan) -> str:
     return template.replace("{host}", plan.host)
 
 
-def _routes(conn: Connection) -> list[Route]:
+def host_routes(conn: Connection) -> list[Route]:
     return [
         proxy.parse_route(line) for line in conn.run(proxy.read_routes()).stdout.splitlines() if line.strip()
     ]
@@ -97,7 +97,7 @@ def _write_config(conn: Connection, routes: list[Route], plan: Plan) -> bool:
 
 
 def _save_route(conn: Connection, route: Route, plan: Plan) -> bool:
-    routes = [r for r in _routes(conn) if r.fleet != route.fleet] + [route]
+    routes = [r for r in host_routes(conn) if r.fleet != route.fleet] + [route]
     problem = proxy.check_routes(routes)
     if problem:
         raise HostError(problem)
@@ -105,7 +105,7 @@ def _save_route(conn: Connection, route: Route, plan: Plan) -> bool:
     return _write_config(conn, routes, plan)
 
 
-def _stats(conn: Connection, route: Route) -> dict[str, proxy.SlotStat]:
+def stats(conn: Connection, route: Route) -> dict[str, proxy.SlotStat]:
     out = conn.call(proxy.show_stat())
     return proxy.parse_stat(out.stdout, route.backend) if out.status == 0 else {}
 
@@ -115,7 +115,7 @@ def ensure_proxy(conn: Connection, plan: Plan, say: Say) -> Route:
     assert plan.web is not None
     if plan.certificate is not None:
         conn.run(proxy.write(proxy.cert_path(plan.slug), plan.certificate, mode="600"))
-    ours = [r for r in _routes(conn) if r.fleet == plan.slug]
+    ours = [r for r in host_routes(conn) if r.fleet == plan.slug]
     want = Route(plan.slug, plan.proxy_host, plan.web.health_path, plan.certificate is not None)
     if ours:
         want = replace(ours[0], host=want.host, health_path=want.health_path, tls=want.tls)
@@ -127,7 +127,7 @@ def ensure_proxy(conn: Connection, plan: Plan, say: Say) -> Route:
         conn.run(proxy.reload())
         say("proxy configuration reloaded")
     deadline = time.monotonic() + 30
-    while not _stats(conn, want):
+    while not stats(conn, want):
         if time.monotonic() > deadline:
             raise HostError(f"the proxy on {conn.endpoint} did not come up; see: docker logs {proxy.NAME}")
         time.sleep(0.2)
@@ -164,7 +164,7 @@ def switch(conn: Connection, route: Route, name: str, release: str, plan: Plan, 
     conn.run(proxy.set_slot(route, idle, address, "drain"))
     deadline = time.monotonic() + plan.options.health_timeout
     checked = 0.0
-    while not (stat := _stats(conn, route).get(idle)) or not stat.healthy:
+    while not (stat := stats(conn, route).get(idle)) or not stat.healthy:
         if time.monotonic() - checked > 1:
             checked = time.monotonic()
             status, health = _state(conn, name)
@@ -186,7 +186,7 @@ def switch(conn: Connection, route: Route, name: str, release: str, plan: Plan, 
     _save_route(conn, new, plan)
     if old:
         drain_until = time.monotonic() + plan.options.drain_timeout
-        while (stat := _stats(conn, route).get(old)) and stat.sessions > 0 and time.monotonic() < drain_until:
+        while (stat := stats(conn, route).get(old)) and stat.sessions > 0 and time.monotonic() < drain_until:
             time.sleep(0.1)
         conn.run(proxy.set_states(route, {old: "maint"}))
     return new
@@ -275,23 +275,19 @@ def deploy(conn: Connection, plan: Plan, say: Say) -> Deployed:
     return Deployed(previous, previous_web, tuple(names), route)
 
 
-def _web_port(conn: Connection, name: str) -> int | None:
-    template = '{{index .Config.Labels "' + container_spec.PORT_LABEL + '"}}'
-    raw = conn.run(cmd.Command(("docker", "inspect", "-f", template, name))).stdout.strip()
-    return int(raw) if raw.isdigit() else None
+def _label(conn: Connection, name: str, label: str) -> str:
+    template = '{{index .Config.Labels "' + label + '"}}'
+    return conn.run(cmd.Command(("docker", "inspect", "-f", template, name))).stdout.strip()
 
 
 def switch_back(conn: Connection, plan: Plan, deployed: Deployed, say: Say) -> None:
     """Serve what the host served before `deploy`: restart the old containers, switch, stop the new."""
     if deployed.previous:
-        conn.run(
-            cmd.start(deployed.previous[0])
-            if len(deployed.previous) == 1
-            else cmd.Command(("docker", "start", *deployed.previous))
-        )
+        conn.run(cmd.Command(("docker", "start", *deployed.previous)))
     if deployed.route is not None and deployed.previous_web:
-        port = _web_port(conn, deployed.previous_web)
-        release = deployed.previous_web.rsplit("_", 1)[-1]
+        raw = _label(conn, deployed.previous_web, container_spec.PORT_LABEL)
+        port = int(raw) if raw.isdigit() else None
+        release = _label(conn, deployed.previous_web, "io.fleetgate.release") or "?"
         if port is not None and plan.web is not None:
             web = WebService(plan.web.name, port, deployed.route.health_path)
             switch(conn, deployed.route, deployed.previous_web, release, replace(plan, web=web), say)
