@@ -118,11 +118,12 @@ class Simulated:
 
     def __init__(self, client: httpx.AsyncClient, key: str) -> None:
         self.client, self.key, self.seen = client, key, {}
+        self.errors, self.last_error = 0, ""
 
     async def register(self, provisioning_key: str) -> None:
         body = {"uuid": os.urandom(16).hex(), "device_type": "generic-amd64"}
         answer = await self.client.post(
-            "/v1/devices", json=body, headers={"Authorization": f"Bearer {provisioning_key}"}
+            "/v1/devices", json=body, headers={"Authorization": f"Bearer {provisioning_key}"}, timeout=60
         )
         answer.raise_for_status()
         self.key = answer.json()["api_key"]
@@ -131,16 +132,23 @@ class Simulated:
         etag, headers = None, {"Authorization": f"Bearer {self.key}"}
         while True:
             tagged = {**headers, **({"If-None-Match": f'"{etag}"'} if etag else {})}
-            answer = await self.client.get(
-                "/v1/device/state", params={"wait": 60}, headers=tagged, timeout=90
-            )
-            if answer.status_code == 304:
+            try:
+                answer = await self.client.get(
+                    "/v1/device/state", params={"wait": 60}, headers=tagged, timeout=90
+                )
+                if answer.status_code == 304:
+                    continue
+                answer.raise_for_status()
+                release = (answer.json().get("release") or {}).get("hash")
+                report = {"status": "idle", "release": release}
+                sent = await self.client.patch("/v1/device/state", json=report, headers=headers, timeout=30)
+                sent.raise_for_status()
+            except httpx.HTTPError as error:
+                self.errors += 1
+                self.last_error = repr(error)
+                await asyncio.sleep(0.2)  # as a real agent would: back off, then ask again
                 continue
             etag = answer.headers["ETag"].strip('"')
-            release = (answer.json().get("release") or {}).get("hash")
-            await self.client.patch(
-                "/v1/device/state", json={"status": "idle", "release": release}, headers=headers
-            )
             self.seen.setdefault(release, time.time())
 
 
@@ -196,6 +204,9 @@ async def rounds(gw: Gateway, work: Path, sizes: list[int], logs: list[Path]) ->
                 await asyncio.sleep(0.05)
             simulated = [s.seen.get(release["hash"], float("inf")) - done for s in sims]
             results.append((size, simulated, [t - done for t in real]))
+            errors = [s.last_error for s in sims if s.errors]
+            if errors:
+                print(f"{size} simulated: {len(errors)} saw request errors (retried), e.g. {errors[0]}")
             for task in tasks:
                 task.cancel()
     return results

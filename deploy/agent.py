@@ -28,11 +28,11 @@ from .device_report import device_report
 from .device_state import TargetDocumentError, parse_target
 from .docker_state import read_current
 from .docker_steps import Context, StepError, execute
+from .state_reporter import StateReporter
 from .steps import Step, Wait, steps
 
 log = logging.getLogger("fleetgate.agent")
 BUSY_RECHECK = 5.0  # seconds of steps before looking for a newer target
-PROGRESS_EVERY = 0.5  # seconds between progress-only reports
 HOST_PATHS = (
     "/lib/modules",
     "/lib/firmware",
@@ -104,8 +104,7 @@ class Agent:
         self.state_dir = options.state_dir
         self.backoff = Backoff(0.5, options.max_backoff)  # the API's failures
         self.step_backoff = Backoff(1.0, options.max_backoff)  # Docker's and the steps' failures
-        self._last_report: dict[str, Any] | None = None
-        self._last_sent = 0.0
+        self.reporter: StateReporter | None = None
         self._progress: dict[str, int] = {}
         self.api: DeviceApi | None = None
 
@@ -139,31 +138,18 @@ class Agent:
         log.info("registered as %s in %s", known["uuid"], known.get("fleet"))
         return known
 
-    # --- reporting ------------------------------------------------------------------------------------
     def _send(self, body: dict[str, Any]) -> None:
-        now = time.monotonic()
-        last = self._last_report
-        if body == last:
-            return
-        only_progress = last is not None and {**body, "progress": None, "services": None} == {
-            **last,
-            "progress": None,
-            "services": None,
-        }
-        if only_progress and body["status"] == "downloading" and now - self._last_sent < PROGRESS_EVERY:
-            return
-        try:
-            assert self.api is not None
-            self.api.report(body)
-            self._last_report, self._last_sent = body, now
-        except DeviceApiError as error:
-            log.warning("%s", error)
+        if self.reporter is not None:
+            self.reporter.report(body)
 
     # --- the loop -------------------------------------------------------------------------------------
     def run(self) -> None:
         """Register if needed, then converge on the target until stopped."""
         me = self.identity()
         self.api = DeviceApi(me.get("api") or self.options.api, me["api_key"], self.options.ca_cert)
+        # Its own connection: httpx clients are not shared between threads here.
+        reports = DeviceApi(me.get("api") or self.options.api, me["api_key"], self.options.ca_cert)
+        self.reporter = StateReporter(reports.report)
         client = docker.DockerClient(base_url=self.options.docker_host or "unix:///var/run/docker.sock")
         cached = _read(self.state_dir / "target.json") or {}
         document, etag = cached.get("document"), cached.get("etag")
