@@ -1,0 +1,99 @@
+"""Several services, roles, the operator's environment and TLS at the proxy (issue 5)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import ssl
+import subprocess
+from dataclasses import replace
+
+from fleetgate.deploy.rollout import rollout
+
+from .app import composition
+from .conftest import OPTIONS, host_name, release, targets
+
+HTTPS_PORT = OPTIONS.https_port
+
+
+def self_signed(folder, name: str):
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            f"/CN={name}",
+            "-addext",
+            f"subjectAltName=DNS:{name}",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def https_get(address: str, name: str, cafile) -> tuple[int, str]:
+    """GET / over TLS from `address`, with SNI and the certificate check for the fleet's host `name`."""
+    context = ssl.create_default_context(cafile=str(cafile))
+    conn = http.client.HTTPConnection(name, HTTPS_PORT, timeout=10)
+    conn.sock = context.wrap_socket(socket.create_connection((address, HTTPS_PORT), 10), server_hostname=name)
+    try:
+        conn.request("GET", "/", headers={"Host": name})
+        answer = conn.getresponse()
+        return answer.status, answer.read().decode()
+    finally:
+        conn.close()
+
+
+def env_of(server, name: str) -> dict[str, str]:
+    raw = json.loads(server.dockerd.cli("inspect", "-f", "{{json .Config.Env}}", name).stdout)
+    return dict(item.split("=", 1) for item in raw)
+
+
+def test_services_roles_environment_and_tls(servers, images, tmp_path):
+    slug = "alice/full"
+    cert, key = self_signed(tmp_path, host_name(slug))
+    doc = composition(images["one"])
+    doc["services"]["web"]["environment"] = {"GREETING": "from compose", "LEVEL": "1"}
+    doc["services"]["worker"] = {
+        "image": images["one"],
+        "command": ["sh", "-c", "exec sleep 3600"],
+        "labels": {"io.fleetgate.role": "worker"},
+        "healthcheck": {"test": ["CMD", "true"], "interval": "1s"},
+    }
+    rel = replace(
+        release(slug, "one", images["one"]),
+        composition=doc,
+        environment={"web": {"GREETING": "from fleetgate env"}, "worker": {"TOKEN": "s3cret"}},
+        tls_cert=cert,
+        tls_key=key,
+    )
+    web_only = [targets(servers)[0], replace(targets(servers)[1], role="web", services=("web",))]
+    lines: list[str] = []
+    result = rollout(rel, web_only, who="alice", say=lines.append, options=OPTIONS)
+    assert result.ok, (result.reason, lines)
+    assert not any("s3cret" in line for line in lines)
+
+    prefix = slug.replace("/", ".")
+    hash12 = rel.release_hash[:12]
+    web_env = env_of(servers[0], f"{prefix}_web_{hash12}")
+    assert {"GREETING": "from fleetgate env", "LEVEL": "1"}.items() <= web_env.items()
+    assert env_of(servers[0], f"{prefix}_worker_{hash12}")["TOKEN"] == "s3cret"
+    assert servers[1].dockerd.cli("inspect", f"{prefix}_worker_{hash12}", check=False).returncode != 0
+    for server in servers:
+        assert list((server.home / ".fleetgate" / "env").iterdir()) == []  # env files go after create
+        assert https_get(server.host, host_name(slug), cert) == (200, "release one\n")
+        stored = server.home / ".fleetgate" / "proxy" / "certs" / f"{prefix}.pem"
+        assert stored.stat().st_mode & 0o077 == 0
