@@ -21,7 +21,11 @@ from ..support import SERVE, Gateway, new_gateway
 
 NUMBERS = (16, 17)
 HTTP_PORT = 8080  # each server's proxy listens on its own 127.0.0.N:8080
-SITE = "site.test"
+
+
+def site(slug: str) -> str:
+    """The fleet's host name: each fleet routes its own on the shared proxies."""
+    return f"{slug.split('/')[1]}.test"
 
 
 @pytest.fixture(scope="package")
@@ -64,16 +68,16 @@ def gateway(tmp_path: Path, auth_registry: str, servers: list[TestServer]) -> It
 def add_servers(gw: Gateway, slug: str, servers: list[TestServer], roles: tuple[str | None, ...]) -> None:
     """`fleetgate server add` each server (with its role) and `server trust` its host key, as an operator."""
     for server, role in zip(servers, roles, strict=True):
-        args = ["server", "add", slug, server.url, "--key", str(server.key_path), "--host", SITE]
+        args = ["server", "add", slug, server.url, "--key", str(server.key_path), "--host", site(slug)]
         gw.cli(*args, *(["--role", role] if role else []))
         gw.cli("server", "trust", f"{server.host}:{server.port}", "--yes")
 
 
-def get(server: TestServer, path: str = "/") -> tuple[int, str]:
+def get(server: TestServer, slug: str, path: str = "/") -> tuple[int, str]:
     """GET through the server's proxy, for the fleet's host name."""
     conn = http.client.HTTPConnection(server.host, HTTP_PORT, timeout=10)
     try:
-        conn.request("GET", path, headers={"Host": SITE})
+        conn.request("GET", path, headers={"Host": site(slug)})
         answer = conn.getresponse()
         return answer.status, answer.read().decode()
     finally:
