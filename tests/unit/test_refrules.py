@@ -88,7 +88,8 @@ def test_unknown_push_options_are_refused(option: str) -> None:
     with pytest.raises(OptionRefused) as refused:
         build_options(rule_for(MASTER, False), (option,))
     assert str(refused.value) == (
-        f"unknown push option {option!r}; known options: nocache, emulated, detach, plain, note=<text>, wait=devices"
+        f"unknown push option {option!r}; "
+        "known options: nocache, emulated, detach, plain, note=<text>, wait=devices"
     )
 
 
