@@ -207,7 +207,9 @@ def fleet_pin(ctx: click.Context, slug: str, spec: str | None, latest: bool) -> 
     """Keep the fleet on RELEASE whatever is pushed next, or follow new releases again (--latest)."""
     if (spec is None) == (not latest):
         raise click.UsageError("give either RELEASE or --latest")
-    with _app(ctx).database.session() as session:
+    app = _app(ctx)
+    _servers_follow(app, slug, spec, latest)
+    with app.database.session() as session:
         found = fleets.get_fleet(session, *fleets.parse_slug(slug))
         if latest:
             target = targets.unpin_latest(session, found)
@@ -218,6 +220,27 @@ def fleet_pin(ctx: click.Context, slug: str, spec: str | None, latest: bool) -> 
         return
     click.echo(f"pinned {found.slug} to {_release_label(target.release)}")
     click.echo(f"new releases wait until: fleetgate fleet pin {found.slug} --latest")
+
+
+def _servers_follow(app: App, slug: str, spec: str | None, latest: bool) -> None:
+    """Roll the fleet's servers to the release about to become its target, before it does."""
+    from .cli_rollouts import roll_out
+    from .deploy import servers
+
+    with app.database.session(readonly=True) as session:
+        found = fleets.get_fleet(session, *fleets.parse_slug(slug))
+        if not servers.has_servers(session, found.id):
+            return
+        current = targets.target_of(session, found.id).release
+        chosen = (
+            releases.latest_success(session, found.id)
+            if latest
+            else releases.find_release(session, spec or "")
+        )
+        if chosen is None or (current is not None and chosen.id == current.id):
+            return  # the servers run the target already
+        targets.check_target(found, chosen)
+    roll_out(app, found, chosen, "fleetgate fleet pin")
 
 
 @click.command("rollback")

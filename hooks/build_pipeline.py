@@ -134,6 +134,11 @@ class BuildPipeline:
                 releases.finish_release(session, release.id, "failed", error=reason)
         return reason
 
+    def _rolled_out(self, release: releases.Release) -> bool:
+        return self.config.servers is not None and server_rollout.follows_pushes(
+            self.database, release.fleet_id
+        )
+
     def _start(
         self, push: Push, update: RefUpdate, options: BuildOptions, placement: Placement
     ) -> releases.Release:
@@ -233,7 +238,12 @@ class BuildPipeline:
             else:
                 reason = result.reason if result is not None else "the ref did not move"
                 releases.finish_release(session, release.id, "failed", error=f"ref not updated: {reason}")
-                return
+        if result is None or not result.ok:
+            if self._rolled_out(release):  # e.g. the pusher's key was revoked during the rollout
+                server_rollout.restore(
+                    self.database, self.config.servers, release.fleet_id, release.created_by_user, out
+                )
+            return
         if wait_devices:
             self._wait_for_devices(release, target, out, stop)
 

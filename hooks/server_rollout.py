@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from fleetgate.deploy import fleet_rollout, servers
+from fleetgate.deploy import fleet_rollout, servers, targets
 from fleetgate.deploy.fleet_rollout import FleetRolloutError, RolloutConfig
 from fleetgate.deploy.rollout import RolloutError, RolloutResult
 
@@ -23,9 +23,16 @@ log = logging.getLogger(__name__)
 
 
 def has_servers(database: Database, fleet_id: int) -> bool:
-    """Whether a push to the fleet rolls out to servers."""
+    """Whether the fleet has servers (a push to it rolls out to them unless the fleet is pinned)."""
     with database.session(readonly=True) as session:
         return servers.has_servers(session, fleet_id)
+
+
+def follows_pushes(database: Database, fleet_id: int) -> bool:
+    """Whether a push rolls out to the fleet's servers: it has some, and is not pinned."""
+    with database.session(readonly=True) as session:
+        pinned = targets.target_of(session, fleet_id).pinned
+        return servers.has_servers(session, fleet_id) and not pinned
 
 
 def roll_out(
@@ -35,8 +42,16 @@ def roll_out(
     with database.session(readonly=True) as session:
         release = releases.find_release(session, release_hash)
         fleet = fleets.fleet_by_id(session, release.fleet_id)
+        target = targets.target_of(session, release.fleet_id)
     if fleet is None:
         return "rollout failed: the fleet was removed during the push"
+    if target.pinned:
+        # Servers follow the target, like devices: a pin (or a rollback) is not undone by a push.
+        pinned = target.release.name if target.release else "no release"
+        out.info(
+            f"{fleet.slug} is pinned to {pinned}; its servers keep it until: fleetgate fleet pin --latest"
+        )
+        return None
     out.info(f"Rolling out {release.name} to the servers of {fleet.slug}")
     try:
         result = fleet_rollout.roll_out(
@@ -67,3 +82,28 @@ def _failed(out: PushOutput, reason: str) -> str:
     reason = sanitise(reason).replace("\n", " ")
     out.error(reason)
     return reason
+
+
+def restore(database: Database, config: RolloutConfig, fleet_id: int, who: str, out: PushOutput) -> None:
+    """Switch the servers back to the fleet's target after a rollout whose ref did not move after all."""
+    with database.session(readonly=True) as session:
+        target = targets.target_of(session, fleet_id).release
+        fleet = fleets.fleet_by_id(session, fleet_id)
+    if target is None or fleet is None:
+        log.warning(
+            "fleet %s: the ref did not move after a rollout and there is no target to go back to", fleet_id
+        )
+        out.info("the ref did not move; the servers keep the new release until the next rollout")
+        return
+    out.info(f"the ref did not move; switching the servers back to {target.name}")
+    try:
+        result = fleet_rollout.roll_out(
+            database, fleet, target, config, who, lambda line: out.info(sanitise(line))
+        )
+    except Exception:  # logged for the operator; the push has already failed
+        log.exception("fleet %s: switching the servers back to %s failed", fleet.slug, target.name)
+        return
+    if not result.ok:
+        log.error(
+            "fleet %s: switching the servers back to %s failed: %s", fleet.slug, target.name, result.reason
+        )
