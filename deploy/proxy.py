@@ -18,7 +18,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 
-from .server_commands import STATE_DIR, Command, fleet_key, sh
+from .server_commands import LOCKS, STATE_DIR, Command, fleet_key, sh
 
 NAME = "fleetgate-proxy"
 DIR = f"{STATE_DIR}/proxy"  # on the host; mounted read-only at /etc/fleetgate-proxy
@@ -132,7 +132,7 @@ def config(routes: list[Route] | tuple[Route, ...], listen: Listen) -> str:
             "    option httpchk",
             f"    http-check send meth GET uri {route.health_path} ver HTTP/1.1 hdr Host {host}",
             "    http-check expect status 200",
-            "    default-server inter 1s fastinter 250ms downinter 1s rise 2 fall 2",
+            "    default-server inter 500ms fastinter 250ms downinter 1s rise 2 fall 2",
             *(_server_line(route, name) for name in SLOTS),
         ]
     return "\n".join(lines) + "\n"
@@ -163,6 +163,21 @@ def write(path: str, data: bytes, mode: str = "644") -> Command:
     """Write a file under the proxy's folder atomically (rename), so the proxy never reads half a file."""
     script = 'mkdir -p "$(dirname "$1")" && cat > "$1.tmp" && chmod "$2" "$1.tmp" && mv "$1.tmp" "$1"'
     return sh(script, f"{DIR}/{path}", mode, stdin=data)
+
+
+def take_lock() -> Command:
+    """Wait up to 30 s for the host's proxy lock (fleets share the config); one older than 2 min is stale."""
+    script = (
+        'mkdir -p "$1"; i=0; until mkdir "$2" 2>/dev/null; do '
+        'find "$2" -maxdepth 0 -mmin +2 -exec rm -rf {} + 2>/dev/null; '
+        'i=$((i+1)); if [ "$i" -gt 300 ]; then echo "the proxy lock $2 is held" >&2; exit 3; fi; '
+        "sleep 0.1; done"
+    )
+    return sh(script, LOCKS, f"{LOCKS}/.proxy")
+
+
+def drop_lock() -> Command:
+    return Command(("rm", "-rf", "--", f"{LOCKS}/.proxy"))
 
 
 def route_path(fleet: str) -> str:

@@ -9,7 +9,6 @@ says why. The commands are data (`server_commands`); this module only sequences 
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -163,16 +162,8 @@ def connect_to(server: ServerTarget, options: RolloutOptions) -> Connection:
     )
 
 
-def _held(text: str, release: RolloutRelease, endpoint: str) -> str:
-    try:
-        lock = json.loads(text)
-        holder = f"held by {lock.get('who')} since {lock.get('since')} for {lock.get('release')}"
-    except ValueError:
-        holder = "held (no details)"
-    return (
-        f"deploy lock of {release.fleet_slug} on {endpoint} is {holder}; wait for that rollout, "
-        f"or if it died: fleetgate server unlock {release.fleet_slug} {endpoint}"
-    )
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -192,11 +183,11 @@ def _run_host(host: _Host, release: RolloutRelease, who: str, say: Say) -> None:
     tell = lambda line: say(f"{endpoint}: {line}")  # noqa: E731
     try:
         host.conn = connect_to(host.server, host.plan.options)
-        since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        since = _stamp()
         details = {"who": who, "since": since, "release": release.release_name}
         out = host.conn.run(cmd.lock(release.fleet_slug, details))
         if out.status == cmd.LOCK_HELD:
-            raise HostError(_held(out.stdout, release, endpoint))
+            raise HostError(cmd.lock_held(out.stdout, release.fleet_slug, endpoint))
         host.locked = True
         tell(f"rolling out {release.release_name}")
         host.deployed = deploy(host.conn, host.plan, tell)
@@ -211,6 +202,8 @@ def _run_host(host: _Host, release: RolloutRelease, who: str, say: Say) -> None:
         host.result = HostResult(endpoint, "switched", seconds)
     except (HostError, SSHError, SpecError) as error:
         tell(f"failed: {error}")
+        if host.locked and host.conn is not None:
+            host.conn.call(cmd.audit(f"{_stamp()} {who} failed to deploy {release.release_name}: {error}"))
         host.result = HostResult(endpoint, "failed", time.monotonic() - started, str(error))
 
 
@@ -220,9 +213,8 @@ def _switch_back(host: _Host, release: RolloutRelease, who: str, say: Say) -> No
     assert host.conn is not None and host.deployed is not None and host.result is not None
     try:
         switch_back(host.conn, host.plan, host.deployed, tell)
-        since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         host.conn.run(
-            cmd.audit(f"{since} {who} switched back from {release.release_name} {release.release_hash}")
+            cmd.audit(f"{_stamp()} {who} switched back from {release.release_name} {release.release_hash}")
         )
         host.result = HostResult(endpoint, "switched back", host.result.seconds, "another host failed")
     except (HostError, SSHError) as error:

@@ -68,6 +68,19 @@ def lock(slug: str, details: Mapping[str, str]) -> Command:
     return sh(script, LOCKS, path, stdin=data, ok=(0, LOCK_HELD))
 
 
+def lock_held(details: str, slug: str, endpoint: str) -> str:
+    """The one line a pusher sees when another rollout holds the fleet's lock on a host."""
+    try:
+        lock = json.loads(details)
+        holder = f"held by {lock.get('who')} since {lock.get('since')} for {lock.get('release')}"
+    except ValueError:
+        holder = "held (no details)"
+    return (
+        f"deploy lock of {slug} on {endpoint} is {holder}; wait for that rollout, "
+        f"or if it died: fleetgate server unlock {slug} {endpoint}"
+    )
+
+
 def lock_details(slug: str) -> Command:
     """Print the fleet's lock details (nothing, exit 0, when no lock is held)."""
     return sh('cat "$1/details" 2>/dev/null || true', f"{LOCKS}/{fleet_key(slug)}")

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from . import server_commands as cmd
-from .server_rollout import Container, list_containers
+from .host_containers import Container, list_containers
 from .server_ssh import Connection
 
 

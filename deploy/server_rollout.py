@@ -8,32 +8,26 @@ running. `switch_back` undoes a finished host when another host failed.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
 from . import container_spec, proxy
 from . import server_commands as cmd
 from .container_spec import WebService
+from .host_containers import (
+    HostError,
+    container_state,
+    label_of,
+    list_containers,
+    published_address,
+    show_logs,
+)
 from .proxy import Listen, Route, Slot
 from .server_ssh import Connection, SSHError
 
 Say = Callable[[str], None]
-
-
-class HostError(RuntimeError):
-    """A rollout step failed on this host; the message is one line for the pusher."""
-
-
-@dataclass(frozen=True)
-class Container:
-    """A container of the fleet on the host, as `docker ps` lists it (newest first)."""
-
-    name: str
-    release: str
-    service: str
-    state: str
-    image: str
 
 
 @dataclass(frozen=True)
@@ -65,12 +59,6 @@ class Deployed:
     route: Route | None
 
 
-def list_containers(conn: Connection, slug: str) -> list[Container]:
-    """The fleet's containers on the host, newest first."""
-    out = conn.run(cmd.containers(slug)).stdout
-    return [Container(*line.split("\t")[:5]) for line in out.splitlines() if line.count("\t") >= 4]
-
-
 def _home(conn: Connection) -> str:
     return conn.run(cmd.Command(("sh", "-c", 'printf %s "$HOME"'))).stdout.strip()
 
@@ -96,7 +84,18 @@ def _write_config(conn: Connection, routes: list[Route], plan: Plan) -> bool:
     return True
 
 
+@contextmanager
+def _proxy_lock(conn: Connection) -> Iterator[None]:
+    """Fleets on one host share the proxy's config: one rollout at a time reads and writes it."""
+    conn.run(proxy.take_lock())
+    try:
+        yield
+    finally:
+        conn.call(proxy.drop_lock())
+
+
 def _save_route(conn: Connection, route: Route, plan: Plan) -> bool:
+    """Write the fleet's route and the config for all routes (under the proxy lock); whether it changed."""
     routes = [r for r in host_routes(conn) if r.fleet != route.fleet] + [route]
     problem = proxy.check_routes(routes)
     if problem:
@@ -119,13 +118,14 @@ def ensure_proxy(conn: Connection, plan: Plan, say: Say) -> Route:
     want = Route(plan.slug, plan.proxy_host, plan.web.health_path, plan.certificate is not None)
     if ours:
         want = replace(ours[0], host=want.host, health_path=want.health_path, tls=want.tls)
-    changed = _save_route(conn, want, plan)
-    started = conn.run(proxy.ensure(plan.options.proxy_image, _home(conn))).stdout.strip()
-    if started:
-        say(f"proxy started ({plan.options.proxy_image})")
-    elif changed:
-        conn.run(proxy.reload())
-        say("proxy configuration reloaded")
+    with _proxy_lock(conn):
+        changed = _save_route(conn, want, plan)
+        started = conn.run(proxy.ensure(plan.options.proxy_image, _home(conn))).stdout.strip()
+        if started:
+            say(f"proxy started ({plan.options.proxy_image})")
+        elif changed:
+            conn.run(proxy.reload())
+            say("proxy configuration reloaded")
     deadline = time.monotonic() + 30
     while not stats(conn, want):
         if time.monotonic() > deadline:
@@ -134,32 +134,10 @@ def ensure_proxy(conn: Connection, plan: Plan, say: Say) -> Route:
     return want
 
 
-def _address(conn: Connection, name: str, port: int) -> str:
-    lines = conn.run(cmd.published_port(name, port)).stdout.split()
-    for line in lines:
-        host, _, number = line.rpartition(":")
-        if not host.startswith("["):
-            return f"{'127.0.0.1' if host == '0.0.0.0' else host}:{number}"
-    raise HostError(f"container {name} publishes no address for port {port}")
-
-
-def _state(conn: Connection, name: str) -> tuple[str, str]:
-    status, _, health = conn.run(cmd.state(name)).stdout.strip().partition(" ")
-    return status, health
-
-
-def _show_logs(conn: Connection, name: str, lines: int, say: Say) -> None:
-    out = conn.call(cmd.logs(name, lines))
-    text = (out.stdout + out.stderr).rstrip()
-    say(f"last log lines of {name}:" if text else f"{name} wrote no log lines")
-    for line in text.splitlines()[-lines:]:
-        say(f"  | {line}")
-
-
 def switch(conn: Connection, route: Route, name: str, release: str, plan: Plan, say: Say) -> Route:
     """Put container `name` behind the route once HAProxy's health check passes; drain the old slot."""
     assert plan.web is not None
-    address = _address(conn, name, plan.web.port)
+    address = published_address(conn, name, plan.web.port)
     idle, old = route.idle, (route.live if route.live and route.slot(route.live) else None)
     conn.run(proxy.set_slot(route, idle, address, "drain"))
     deadline = time.monotonic() + plan.options.health_timeout
@@ -167,7 +145,7 @@ def switch(conn: Connection, route: Route, name: str, release: str, plan: Plan, 
     while not (stat := stats(conn, route).get(idle)) or not stat.healthy:
         if time.monotonic() - checked > 1:
             checked = time.monotonic()
-            status, health = _state(conn, name)
+            status, health = container_state(conn, name)
             problem = status != "running" and f"is {status}" or health == "unhealthy" and "is unhealthy"
         else:
             problem = False
@@ -176,19 +154,23 @@ def switch(conn: Connection, route: Route, name: str, release: str, plan: Plan, 
             problem = f"did not answer GET {plan.web.health_path} with 200 within {limit:.0f}s"
         if problem:
             conn.call(proxy.set_states(route, {idle: "maint"}))
-            _show_logs(conn, name, plan.options.log_lines, say)
+            show_logs(conn, name, plan.options.log_lines, say)
             raise HostError(f"container {name} {problem} (last check: {stat.check if stat else 'none'})")
         time.sleep(0.2)
     say(f"{name} is healthy; switching the proxy to it")
     conn.run(proxy.set_states(route, {idle: "ready", **({old: "drain"} if old else {})}))
     say(f"proxy switched to {name}")
     new = replace(route.with_slot(idle, Slot(name, release, address)), live=idle)
-    _save_route(conn, new, plan)
-    if old:
-        drain_until = time.monotonic() + plan.options.drain_timeout
-        while (stat := stats(conn, route).get(old)) and stat.sessions > 0 and time.monotonic() < drain_until:
-            time.sleep(0.1)
-        conn.run(proxy.set_states(route, {old: "maint"}))
+    try:  # the new container serves now: what follows failing is a warning (the config catches up next time)
+        with _proxy_lock(conn):
+            _save_route(conn, new, plan)
+        if old:
+            until = time.monotonic() + plan.options.drain_timeout
+            while (stat := stats(conn, route).get(old)) and stat.sessions > 0 and time.monotonic() < until:
+                time.sleep(0.1)
+            conn.run(proxy.set_states(route, {old: "maint"}))
+    except (SSHError, HostError) as error:
+        say(f"warning: after the switch: {error}")
     return new
 
 
@@ -196,11 +178,11 @@ def _wait_running(conn: Connection, names: list[str], plan: Plan, say: Say) -> N
     deadline = time.monotonic() + plan.options.health_timeout
     for name in names:
         while True:
-            status, health = _state(conn, name)
+            status, health = container_state(conn, name)
             if status == "running" and health in ("none", "healthy"):
                 break
             if status in ("exited", "dead") or health == "unhealthy" or time.monotonic() > deadline:
-                _show_logs(conn, name, plan.options.log_lines, say)
+                show_logs(conn, name, plan.options.log_lines, say)
                 why = "did not become healthy in time" if status == "running" else f"is {status}"
                 raise HostError(f"container {name} {why}")
             time.sleep(0.3)
@@ -269,15 +251,14 @@ def deploy(conn: Connection, plan: Plan, say: Say) -> Deployed:
         if retained:
             conn.call(cmd.stop(retained, plan.options.stop_timeout))
         raise
-    if previous:
-        conn.run(cmd.stop(previous, plan.options.stop_timeout), timeout=plan.options.command_timeout)
-        say(f"stopped {', '.join(previous)}")
+    if previous:  # the host serves the release now: a failure here is a warning, never a failed host
+        out = conn.call(cmd.stop(previous, plan.options.stop_timeout), timeout=plan.options.command_timeout)
+        say(
+            f"stopped {', '.join(previous)}"
+            if out.status == 0
+            else f"warning: stopping the old ones: {out.stderr.strip()}"
+        )
     return Deployed(previous, previous_web, tuple(names), route)
-
-
-def _label(conn: Connection, name: str, label: str) -> str:
-    template = '{{index .Config.Labels "' + label + '"}}'
-    return conn.run(cmd.Command(("docker", "inspect", "-f", template, name))).stdout.strip()
 
 
 def switch_back(conn: Connection, plan: Plan, deployed: Deployed, say: Say) -> None:
@@ -285,9 +266,9 @@ def switch_back(conn: Connection, plan: Plan, deployed: Deployed, say: Say) -> N
     if deployed.previous:
         conn.run(cmd.Command(("docker", "start", *deployed.previous)))
     if deployed.route is not None and deployed.previous_web:
-        raw = _label(conn, deployed.previous_web, container_spec.PORT_LABEL)
+        raw = label_of(conn, deployed.previous_web, container_spec.PORT_LABEL)
         port = int(raw) if raw.isdigit() else None
-        release = _label(conn, deployed.previous_web, "io.fleetgate.release") or "?"
+        release = label_of(conn, deployed.previous_web, "io.fleetgate.release") or "?"
         if port is not None and plan.web is not None:
             web = WebService(plan.web.name, port, deployed.route.health_path)
             switch(conn, deployed.route, deployed.previous_web, release, replace(plan, web=web), say)

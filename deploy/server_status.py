@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 from . import server_commands as cmd
+from .host_containers import HostError, list_containers
 from .rollout import LockInfo, RolloutError, RolloutOptions, ServerStatus, ServerTarget, connect_to
-from .server_rollout import HostError, host_routes, list_containers, stats
+from .server_rollout import host_routes, stats
 from .server_ssh import SSHError
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from fleetgate.deploy import container_spec, proxy
 from fleetgate.deploy import server_commands as cmd
+from fleetgate.deploy.host_containers import Container
 from fleetgate.deploy.proxy import Listen, Route, Slot, SlotStat
 from fleetgate.deploy.server_prune import plan_prune
-from fleetgate.deploy.server_rollout import Container
 
 H = "0123456789abcdef0123456789abcdef01234567"
 
@@ -196,3 +196,12 @@ def test_prune_plan(keep, retained, kept, removed):
     plan = plan_prune(found, "r4", keep, retained)
     assert (plan.kept, plan.containers) == (kept, removed)
     assert plan.images == tuple(sorted(f"img-{n.replace('c', 'r')}" for n in removed))
+
+
+def test_lock_held_message():
+    details = '{"who": "bob", "since": "2026-11-22T07:00:00Z", "release": "a/b#3"}'
+    assert cmd.lock_held(details, "a/b", "h:2222") == (
+        "deploy lock of a/b on h:2222 is held by bob since 2026-11-22T07:00:00Z for a/b#3; "
+        "wait for that rollout, or if it died: fleetgate server unlock a/b h:2222"
+    )
+    assert "is held (no details);" in cmd.lock_held("", "a/b", "h")

@@ -1,0 +1,61 @@
+"""Host containers: what a host says about the fleet's containers (issue 5)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import server_commands as cmd
+from .server_ssh import Connection
+
+
+class HostError(RuntimeError):
+    """A rollout step failed on this host; the message is one line for the pusher."""
+
+
+@dataclass(frozen=True)
+class Container:
+    """A container of the fleet on the host, as `docker ps` lists it (newest first)."""
+
+    name: str
+    release: str
+    service: str
+    state: str
+    image: str
+
+
+def list_containers(conn: Connection, slug: str) -> list[Container]:
+    """The fleet's containers on the host, newest first."""
+    out = conn.run(cmd.containers(slug)).stdout
+    return [Container(*line.split("\t")[:5]) for line in out.splitlines() if line.count("\t") >= 4]
+
+
+def published_address(conn: Connection, name: str, port: int) -> str:
+    """`HOST:PORT` where the container publishes `port` (IPv4; 0.0.0.0 means the loopback works)."""
+    lines = conn.run(cmd.published_port(name, port)).stdout.split()
+    for line in lines:
+        host, _, number = line.rpartition(":")
+        if not host.startswith("["):
+            return f"{'127.0.0.1' if host == '0.0.0.0' else host}:{number}"
+    raise HostError(f"container {name} publishes no address for port {port}")
+
+
+def container_state(conn: Connection, name: str) -> tuple[str, str]:
+    """(status, health): `("running", "healthy")`, `("exited", "none")`, ..."""
+    status, _, health = conn.run(cmd.state(name)).stdout.strip().partition(" ")
+    return status, health
+
+
+def show_logs(conn: Connection, name: str, lines: int, say: Callable[[str], None]) -> None:
+    """Tell the pusher the container's last log lines (why it failed, usually)."""
+    out = conn.call(cmd.logs(name, lines))
+    text = (out.stdout + out.stderr).rstrip()
+    say(f"last log lines of {name}:" if text else f"{name} wrote no log lines")
+    for line in text.splitlines()[-lines:]:
+        say(f"  | {line}")
+
+
+def label_of(conn: Connection, name: str, label: str) -> str:
+    """A label of a container ("" when it has none)."""
+    template = '{{index .Config.Labels "' + label + '"}}'
+    return conn.run(cmd.Command(("docker", "inspect", "-f", template, name))).stdout.strip()
