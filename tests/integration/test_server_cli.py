@@ -213,3 +213,14 @@ def test_trust_with_yes_and_an_unreachable_server(run: Run, sshd: Sshd, tmp_path
     assert error_line(run("server", "trust", f"127.0.0.1:{closed}", "--yes")).startswith(
         f"cannot connect to [127.0.0.1]:{closed}:"
     )
+
+
+def test_rollout_commands_refuse_in_one_line(run: Run) -> None:
+    assert error_line(run("deploy", "alice/web")) == (
+        "alice/web has no target yet: push a release first, or name one"
+    )
+    assert "no fleet alice/nope" in error_line(run("deploy", "alice/nope"))
+    assert error_line(run("server", "unlock", "alice/web", "10.0.0.9")) == (
+        "10.0.0.9 is not a server of alice/web; see: fleetgate server list alice/web"
+    )
+    assert json.loads(run("server", "status", "alice/web", "--json").stdout) == []
