@@ -47,11 +47,11 @@ class Gateway:
     keys: dict[str, Path] = field(default_factory=dict)
     serve: list[str] = field(default_factory=lambda: list(SERVE))
 
-    def start(self, extra_env: dict[str, str] | None = None) -> None:
+    def start(self, extra_env: dict[str, str] | None = None, timeout: float = 20) -> None:
         env = dict(self.env, **(extra_env or {}))
         with open(self.home / "serve.log", "ab") as log:
             self.proc = subprocess.Popen(self.serve, env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("fleetgate serve exited:\n" + (self.home / "serve.log").read_text())

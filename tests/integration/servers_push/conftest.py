@@ -60,7 +60,7 @@ def gateway(tmp_path: Path, auth_registry: str, servers: list[TestServer]) -> It
             "FLEETGATE_DRAIN_TIMEOUT": "5",
         },
     )
-    gw.start()
+    gw.start(timeout=90)  # the machine is shared with other builds and daemons: starting can be slow
     yield gw
     gw.stop()
 

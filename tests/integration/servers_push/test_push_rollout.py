@@ -132,6 +132,20 @@ def test_deploy_rollback_and_status(gateway: Gateway, servers, tmp_path: Path) -
         table = gateway.cli("server", "status", slug).stdout.splitlines()
         assert table[0].split() == ["SERVER", "RELEASE", "HEALTH", "LOCK"]
         assert table[1].split() == ["127.0.0.16:2216", f"{slug}#1", f"({first['hash'][:7]})", "healthy", "-"]
+
+        # Pinned by the rollback: a push builds, but the servers keep the target until pin --latest.
+        edit(work, "release three")
+        pushed = push(gateway, work, key, slug, "master", flags=("-o", "plain"))
+        assert f"[Info]     {slug} is pinned to {slug}#1; its servers keep it" in "\n".join(
+            remote_lines(pushed.stderr)
+        )
+        assert release(gateway, f"{slug}#3")["status"] == "success"
+        for server in servers:
+            assert get(server, slug) == (200, "release one\n")
+        latest = gateway.cli("fleet", "pin", slug, "--latest")
+        assert f"rolling out {slug}#3" in latest.stdout
+        for server in servers:
+            assert get(server, slug) == (200, "release three\n")
     finally:
         cleanup(servers, slug)
 
