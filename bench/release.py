@@ -63,6 +63,7 @@ class Gateway:
             FLEETGATE_HOME=str(root / "home"),
             FLEETGATE_REGISTRY=REGISTRY,
             FLEETGATE_SSH_LISTEN=f"127.0.0.1:{self.port}",
+            FLEETGATE_HTTP_LISTEN=f"127.0.0.1:{free_port()}",
         )
         self.log = root / "serve.log"
         with open(self.log, "wb") as out:
