@@ -154,3 +154,31 @@ def test_unknown_host_key_is_refused(servers, images, tmp_path):
         f"rollout failed on {endpoint}: host key of {endpoint} is not trusted; "
         f"check it and run: fleetgate server trust {endpoint}"
     )
+
+
+def test_second_rollout_while_one_runs_is_stopped_by_the_lock(servers, images):
+    slug = "alice/race"
+    second: list = []
+
+    def say(line: str) -> None:
+        # The first rollout holds the canary's lock once it says it is rolling out: start another then.
+        if not second and "rolling out" in line:
+            other = rollout(
+                release(slug, "three", images["three"]),
+                targets(servers),
+                who="bob",
+                say=lambda _: None,
+                options=OPTIONS,
+            )
+            second.append(other)
+
+    first = rollout(
+        release(slug, "two", images["two"]), targets(servers), who="alice", say=say, options=OPTIONS
+    )
+    assert first.ok, first.reason
+    assert not second[0].ok
+    endpoint = f"{servers[0].host}:{servers[0].port}"
+    assert f"deploy lock of {slug} on {endpoint} is held by alice since " in second[0].reason
+    assert f"for {slug}#two; wait for that rollout" in second[0].reason
+    for server in servers:
+        assert get(server, slug) == (200, "release two\n")
