@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fleetgate.deploy.rollout import rollout  # noqa: E402
 
-from tests.integration.servers.app import build_app  # noqa: E402
+from tests.integration.servers.app import build_app, delete_app  # noqa: E402
 from tests.integration.servers.conftest import HTTP_PORT, OPTIONS, host_name, release, targets  # noqa: E402
 from tests.integration.servers.load import Load, p99  # noqa: E402
 from tests.integration.servers.sshd import start_servers, stop_servers  # noqa: E402
@@ -49,9 +49,11 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         servers = start_servers(NUMBERS, Path(tmp))
+        pushed: list[str] = []
         try:
             repository = f"fgbench/app-{uuid.uuid4().hex[:8]}"
-            one, two = (release(SLUG, n, build_app(repository, n)) for n in ("one", "two"))
+            pushed = [build_app(repository, n) for n in ("one", "two")]
+            one, two = (release(SLUG, n, image) for n, image in zip(("one", "two"), pushed, strict=True))
             options = replace(OPTIONS, stop_timeout=2)
             first = rollout(one, targets(servers), who="bench", say=lambda _: None, options=options)
             assert first.ok, first.reason
@@ -79,6 +81,8 @@ def main() -> int:
             outcomes = load.stop()
         finally:
             stop_servers(servers)
+            for image in pushed:
+                delete_app(image)
     print(
         f"rollout to {len(NUMBERS)} servers: {'ok' if result.ok else result.reason}, "
         f"{ended - started:.1f}s in all"

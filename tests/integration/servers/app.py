@@ -61,3 +61,14 @@ def composition(image: str, health_path: str | None = None) -> dict:
     if health_path:
         labels["io.fleetgate.proxy.healthcheck.path"] = health_path
     return {"services": {"web": {"image": image, "labels": labels}}}
+
+
+def delete_app(image: str) -> None:
+    """Delete a pushed app image's manifest from the registry (its blobs go with the registry's GC)."""
+    import base64
+    import urllib.request
+
+    repository, _, digest = image.removeprefix(f"{REGISTRY}/").partition("@")
+    request = urllib.request.Request(f"http://{REGISTRY}/v2/{repository}/manifests/{digest}", method="DELETE")
+    request.add_header("Authorization", "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode())
+    urllib.request.urlopen(request, timeout=10).close()

@@ -12,7 +12,7 @@ import pytest
 from fleetgate.deploy.rollout import RolloutOptions, RolloutRelease, ServerTarget
 
 from ..conftest import missing, registry_answers
-from .app import PASSWORD, REGISTRY, USER, build_app, composition
+from .app import PASSWORD, REGISTRY, USER, build_app, composition, delete_app
 from .sshd import PROXY_IMAGE, SSHD, TestServer, start_servers, stop_servers
 
 NUMBERS = (11, 12)
@@ -54,14 +54,17 @@ def repository() -> str:
 
 
 @pytest.fixture(scope="package")
-def images(servers: list[TestServer], repository: str) -> dict[str, str]:
-    """The app pushed as releases one, two, three and a broken one, by digest."""
-    return {
+def images(servers: list[TestServer], repository: str) -> Iterator[dict[str, str]]:
+    """The app pushed as releases one, two, three and a broken one, by digest; deleted afterwards."""
+    pushed = {
         "one": build_app(repository, "one"),
         "two": build_app(repository, "two"),
         "three": build_app(repository, "three"),
         "broken": build_app(repository, "broken", healthy=False),
     }
+    yield pushed
+    for image in pushed.values():
+        delete_app(image)
 
 
 def host_name(slug: str) -> str:
