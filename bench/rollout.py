@@ -257,7 +257,7 @@ def main() -> None:
         print(
             f"one layer of one service changed: {changed:.0f} bytes pulled per release; the changed layer "
             f"is {sizes_now[-1]} bytes in the registry, the whole image {sum(sizes_now)} "
-            f"({changed / max(sum(sizes_now), 1):.4f} of it)"
+            f"({100 * changed / max(sum(sizes_now), 1):.4f}% of it)"
         )
     finally:
         for proc in agents:
