@@ -92,6 +92,11 @@ def test_unhealthy_release_keeps_old_one_and_shows_logs(servers, images):
         found = fleet_containers(server, slug)
         assert [state for _, _, state in found] == ["running"]  # the failed container is removed
         assert found[0][1] != broken.release_hash
+    # Again into the slot that served release one: its old passing check must not count for the new one.
+    assert run(release(slug, "two", images["two"]), servers)[0].ok
+    result, lines = run(broken, servers, health_timeout=5)
+    assert not result.ok and "did not answer GET /up" in result.reason, lines
+    assert all(get(server, slug) == (200, "release two\n") for server in servers)
 
 
 def test_lock_held_stops_rollout_and_switches_canary_back(servers, images):
