@@ -187,3 +187,20 @@ def test_second_rollout_while_one_runs_is_stopped_by_the_lock(servers, images):
     assert f"for {slug}#two; wait for that rollout" in second[0].reason
     for server in servers:
         assert get(server, slug) == (200, "release two\n")
+
+
+def test_new_fleet_reloads_the_proxy_without_failing_other_fleets_requests(servers, images):
+    busy, newcomer = "alice/busy", "alice/newcomer"
+    assert run(release(busy, "one", images["one"]), servers)[0].ok
+    load = Load([(s.host, HTTP_PORT, host_name(busy)) for s in servers], clients_per_target=6, slow_every=2)
+    load.start()
+    time.sleep(1)
+    result, lines = run(release(newcomer, "two", images["two"]), servers)  # a new route: the proxy reloads
+    time.sleep(1)
+    outcomes = load.stop()
+    assert result.ok, (result.reason, lines)
+    assert sum(1 for line in lines if "proxy configuration reloaded" in line) == 2, lines
+    failed = [o for o in outcomes if o.error or o.status != 200]
+    assert failed == [], failed[:5]
+    assert {o.body for o in outcomes} == {"release one\n"}
+    assert all(get(server, newcomer) == (200, "release two\n") for server in servers)
