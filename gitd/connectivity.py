@@ -6,16 +6,17 @@ the pack is in the pack or already in the repository, and each new tip is a comm
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterable
 
 from fleetgate.limits import Limits
 
-from .ingest import COMMIT, Links, PackRejected
+from .ingest import COMMIT, Links, PackRejected, TreeShapes
 
 
 def check_connected(links: Links, in_repository: Callable[[bytes], bool]) -> None:
     """Every referenced object arrived or is already known; else name the first missing one."""
-    for sha in links.referenced_shas() - links.present:
+    for sha in links.missing:
         if not in_repository(sha):
             raise PackRejected(f"missing object {sha.hex()}: the push is incomplete; push again")
 
@@ -26,9 +27,9 @@ def check_tips(
     """Each new branch tip must exist and be a commit (a branch pointing at a blob is refused)."""
     for hex_sha in tips:
         sha = bytes.fromhex(hex_sha.decode())
-        if sha in links.commits:
-            continue
-        kind = -1 if sha in links.present else type_in_repository(sha)
+        kind = links.kind_of(sha)
+        if kind is None:
+            kind = type_in_repository(sha)
         if kind is None:
             raise PackRejected(f"missing object {hex_sha.decode()}: the pushed tip did not arrive")
         if kind != COMMIT:
@@ -37,44 +38,52 @@ def check_tips(
 
 def check_shape(links: Links, limits: Limits) -> None:
     """Tree depth and path length of the new trees stay under the caps (git's own depth cap is 4096)."""
-    measured: dict[bytes, tuple[int, int]] = {}  # tree -> (depth, longest path below it)
-    for root in links.trees:
-        if root not in measured:
-            _measure(root, links, measured, limits)
+    shapes = links.trees
+    count = len(shapes)
+    if not count:
+        return
+    subs = memoryview(shapes.subtree_shas)
+    names = memoryview(shapes.shas)
+    number = {names[i * 20 : i * 20 + 20].tobytes(): i for i in range(count)}
+    # Each subtree entry as the number of a tree of the pack, or -1 for a tree the repository had
+    # (measured when it arrived: it counts as a leaf here).
+    child = array("i", [number.get(subs[k * 20 : k * 20 + 20].tobytes(), -1) for k in range(len(subs) // 20)])
+    del number
+    depth = array("I", bytes(4 * count))  # 0 until measured
+    path = array("I", bytes(4 * count))
+    for root in range(count):
+        if not depth[root]:
+            _measure(root, shapes, child, depth, path, limits)
 
 
-def _measure(root: bytes, links: Links, measured: dict[bytes, tuple[int, int]], limits: Limits) -> None:
-    # Iterative post-order walk: a hostile 100k-deep tree must not blow Python's stack. Subtrees the
-    # repository already had were measured when they arrived: they count as leaves here.
-    trees = links.trees
-    stack: list[tuple[bytes, bool]] = [(root, False)]
-    children: dict[bytes, list[tuple[bytes, int]]] = {}
+def _measure(root: int, shapes: TreeShapes, child: array, depth: array, path: array, limits: Limits) -> None:
+    # Iterative post-order walk: a hostile 100k-deep tree must not blow Python's stack.
+    name_lengths = shapes.name_lengths
+    stack: list[tuple[int, bool]] = [(root, False)]
     while stack:
-        sha, expanded = stack.pop()
-        if sha in measured:
+        tree, expanded = stack.pop()
+        if depth[tree]:
             continue
-        longest, shas, name_lengths = trees[sha]
+        entries = shapes.subtrees(tree)
         if not expanded:
-            subtrees = [(shas[i * 20 : i * 20 + 20], n) for i, n in enumerate(name_lengths)]
-            children[sha] = subtrees
-            stack.append((sha, True))
-            stack.extend((c, False) for c, _ in subtrees if c in trees and c not in measured)
+            stack.append((tree, True))
+            stack.extend((child[k], False) for k in entries if child[k] >= 0 and not depth[child[k]])
             continue
-        subtrees = children.pop(sha)
-        depth, path = 1, longest
-        for child, name_length in subtrees:
-            below = measured.get(child)
-            if below is not None:
-                if below[0] >= depth:
-                    depth = below[0] + 1
-                if name_length + 1 + below[1] > path:
-                    path = name_length + 1 + below[1]
-        if depth > limits.tree_depth:
+        deepest, longest = 1, shapes.longest[tree]
+        for k in entries:
+            below = child[k]
+            if below >= 0:
+                if depth[below] >= deepest:
+                    deepest = depth[below] + 1
+                if name_lengths[k] + 1 + path[below] > longest:
+                    longest = name_lengths[k] + 1 + path[below]
+        if deepest > limits.tree_depth:
+            sha = shapes.shas[tree * 20 : tree * 20 + 20].hex()
+            raise PackRejected(f"tree {sha} is nested {deepest} deep, over the cap of {limits.tree_depth}")
+        if longest > limits.path_bytes:
+            sha = shapes.shas[tree * 20 : tree * 20 + 20].hex()
             raise PackRejected(
-                f"tree {sha.hex()} is nested {depth} deep, over the cap of {limits.tree_depth}"
+                f"a path in tree {sha} is {longest} bytes long, over the cap of {limits.path_bytes}"
             )
-        if path > limits.path_bytes:
-            raise PackRejected(
-                f"a path in tree {sha.hex()} is {path} bytes long, over the cap of {limits.path_bytes}"
-            )
-        measured[sha] = (depth, path)
+        depth[tree] = deepest
+        path[tree] = longest

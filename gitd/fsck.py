@@ -70,20 +70,29 @@ class CommitLinks:
 
 def check_tree(data: bytes) -> list[TreeEntry]:
     """Parse a raw tree body and return its entries, or raise TreeRejected for what git fsck refuses."""
+    raw_modes, names, shas = check_tree_columns(data)
+    modes = map(_MODES.__getitem__, raw_modes)
+    return list(map(tuple.__new__, repeat(TreeEntry), zip(modes, names, shas, strict=True)))
+
+
+def check_tree_columns(data: bytes) -> tuple[tuple[bytes, ...], tuple[bytes, ...], tuple[bytes, ...]]:
+    """Like `check_tree`, but the entries come as columns: raw modes (b"100644"...), names, raw shas.
+
+    No tuple is made per entry: the ingest of a big push calls this for every tree it holds.
+    """
     # Every step of the common case runs in C (regexes, zip, map, set): a 100 MB push holds
     # hundreds of thousands of entries. The Python loops below only explain a failure or look closer
     # at names that could be `.git` look-alikes.
     if not _TREE.fullmatch(data):
         raise TreeRejected(_parse_problem(data))
     if not data:
-        return []
+        return (), (), ()
     # The tree is well-formed, so findall's matches tile it: each starts where the last one ended.
     raw_modes, names, shas = zip(*_ENTRY.findall(data), strict=True)
     if _NULL_SHA in shas:
         raise TreeRejected(f"tree entry {_show(names[shas.index(_NULL_SHA)])} points to the null sha")
-    modes = tuple(map(_MODES.__getitem__, raw_modes))
     if _is_suspect(b"\0" + b"\0".join(names)):
-        _check_names(names, modes)
+        _check_names(names, tuple(map(_MODES.__getitem__, raw_modes)))
     has_trees = b"40000" in raw_modes
     # git's tree order: bytes of the name, a tree compared as if its name ended in '/'.
     keys = list(map(bytes.__add__, names, map(_SORT_SUFFIX.__getitem__, raw_modes))) if has_trees else names
@@ -93,7 +102,7 @@ def check_tree(data: bytes) -> list[TreeEntry]:
         has_trees and len(set(names)) != len(names)
     ):
         raise TreeRejected(_order_problem(names, keys))
-    return list(map(tuple.__new__, repeat(TreeEntry), zip(modes, names, shas, strict=True)))
+    return raw_modes, names, shas
 
 
 def _is_suspect(joined: bytes) -> bool:

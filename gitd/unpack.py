@@ -31,6 +31,8 @@ from .ingest import PackRejected, ingest_pack
 WORKER_THRESHOLD = 2000
 FORWARD_CHUNK = 1 << 20
 PR_SET_PDEATHSIG = 1
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD = 64 * 1024
 
 Read = Callable[[int], bytes]
 log = logging.getLogger(__name__)
@@ -87,17 +89,24 @@ def unpack_from_fifo(
     return None
 
 
-def _die_with_the_gateway() -> None:
+def _worker_setup() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
     # A gateway killed with SIGKILL cannot stop its workers: the kernel does it (PR_SET_PDEATHSIG).
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() == 1:  # it died before the line above ran
         os._exit(1)
+    # Objects of 64 KiB and more get their own mappings, returned to the system when freed. glibc's
+    # default threshold grows with the sizes it sees, and a pack's stream of large, short-lived
+    # objects then fragments the heap: RssAnon grew with the pack instead of staying flat.
+    mallopt = getattr(libc, "mallopt", None)
+    if mallopt is not None:
+        mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
 def worker_pool(workers: int) -> ProcessPoolExecutor:
     """The unpack workers: spawned, never forked, so the gateway's threads and loop are not copied."""
     pool = ProcessPoolExecutor(
-        workers, mp_context=multiprocessing.get_context("spawn"), initializer=_die_with_the_gateway
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_setup
     )
     pool.submit(time.sleep, 0)  # start the workers now: their imports take a while
     return pool
