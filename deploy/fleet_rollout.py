@@ -9,6 +9,7 @@ rollback would need are never pruned.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from fleetgate.releases import Release
 
 from . import rollout as engine
 from . import servers, targets, variables
+from .registry_token_route import rollout_registry
 from .roles import services_for
 from .rollout import RolloutOptions, RolloutRelease, RolloutResult, ServerStatus, ServerTarget
 
@@ -51,6 +53,8 @@ class RolloutConfig:
     known_hosts: Path
     options: RolloutOptions
     keep: int
+    # A fleet's own pull credential (token auth: pull-only, that fleet, an hour); None: `registry` for all.
+    registry_for: Callable[[str], tuple[str, str, str] | None] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RolloutConfig:
@@ -69,7 +73,14 @@ class RolloutConfig:
             drain_timeout=r.drain_timeout,
             parallel=r.parallel,
         )
-        return cls(registry, bool(settings.registry), settings.known_hosts_path, options, r.keep)
+        return cls(
+            registry,
+            bool(settings.registry),
+            settings.known_hosts_path,
+            options,
+            r.keep,
+            functools.partial(rollout_registry, settings),
+        )
 
 
 def compose_environment(body: Mapping[str, Any]) -> dict[str, str]:
@@ -147,7 +158,7 @@ def prepare(
         release_name=release.name,
         composition=composition,
         environment=environment,
-        registry=config.registry,
+        registry=config.registry_for(fleet.slug) if config.registry_for else config.registry,
         proxy_host=proxy.host,
         tls_cert=None if proxy.tls_cert is None else Path(proxy.tls_cert),
         tls_key=None if proxy.tls_key is None else Path(proxy.tls_key),

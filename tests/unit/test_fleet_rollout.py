@@ -65,3 +65,27 @@ def test_a_role_without_services_is_refused() -> None:
         "server 10.0.0.5 has role worker but no service of alice/web#3 is labelled "
         "io.fleetgate.role=worker; label one or change the server's role"
     )
+
+
+@pytest.mark.parametrize(("auth", "user"), [("basic", "fleetgate"), ("token", "rollout/alice/web")])
+def test_a_rollout_pulls_with_a_fleet_credential_under_token_auth(
+    tmp_path: Path, auth: str, user: str
+) -> None:
+    from fleetgate.deploy.fleet_rollout import RolloutConfig
+
+    from fleetgate.settings import load
+
+    settings = load(
+        {
+            "FLEETGATE_HOME": str(tmp_path),
+            "FLEETGATE_REGISTRY": "127.0.0.1:5002",
+            "FLEETGATE_REGISTRY_USER": "fleetgate",
+            "FLEETGATE_REGISTRY_PASSWORD": "operator-secret",
+            "FLEETGATE_REGISTRY_AUTH": auth,
+        }
+    )
+    config = RolloutConfig.from_settings(settings)
+    assert config.registry_for is not None
+    server, got_user, password = config.registry_for("alice/web")
+    assert (server, got_user) == ("127.0.0.1:5002", user)
+    assert (password == "operator-secret") is (auth == "basic")
