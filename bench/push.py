@@ -3,6 +3,7 @@
     .venv/bin/python bench/push.py                 # 100 MB history, 300 MB for the memory comparison
     .venv/bin/python bench/push.py --no-big        # skip the 300 MB pack
     .venv/bin/python bench/push.py --size-mb 50 --big-size-mb 150 --rounds 5
+    .venv/bin/python bench/push.py --ingest-only    # the gateway's unpack + checks alone, in-process
 
 It starts Debian's sshd (own config, loopback port, root login with a generated key) in front of plain
 bare repositories as the reference, and `fleetgate serve` (own FLEETGATE_HOME, SQLite) with a user,
@@ -832,6 +833,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--small-rounds", type=int, default=7, help=f"rounds of the one-commit push (at most {FOLLOWUPS})"
     )
     p.add_argument("--serve-plain", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--ingest-only",
+        action="store_true",
+        help="time the gateway's unpack and checks of the history's pack in this process (no ssh, no git)",
+    )
+    p.add_argument("--profile", metavar="FILE", help="with --ingest-only: write a cProfile to FILE")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (servers' logs)")
     return p.parse_args(argv)
 
@@ -866,10 +873,54 @@ def serve_plain() -> None:
     serve.run(config, database, pipeline=accept_deploy_branches)
 
 
+def ingest_only(hist: History, profile: str | None) -> None:
+    """Unpack and check the history's pack as a worker does, in this process: CPU, wall, peak RssAnon.
+
+    Not a §7 figure: a before/after measure of the ingest alone that shared-machine noise and the
+    SSH path do not blur (CPU seconds are the figure to compare when the machine is busy).
+    """
+    import cProfile
+
+    from fleetgate.gitd.quarantine import Quarantine
+    from fleetgate.gitd.unpack import unpack_and_check
+
+    from fleetgate.limits import Limits
+
+    pack = next((hist.path / "objects" / "pack").glob("*.pack"))
+    tmp = Path(tempfile.mkdtemp(prefix="fleetgate-ingest-"))
+    try:
+        objects = tmp / "repo.git" / "objects"
+        (objects / "pack").mkdir(parents=True)
+        (objects / "info").mkdir()
+        quarantine = Quarantine(objects)
+        tips = [hist.master.encode()]
+        with open(pack, "rb", buffering=1 << 20) as f, MemorySampler(os.getpid()) as memory:
+            wall, cpu = time.monotonic(), time.process_time()
+            work = lambda: unpack_and_check(quarantine.store, objects, f.read, f.read1, Limits(), tips)  # noqa: E731
+            if profile:
+                cProfile.runctx("work()", globals(), {"work": work}, profile)
+            else:
+                work()
+            wall, cpu = time.monotonic() - wall, time.process_time() - cpu
+        quarantine.discard()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    with open(pack, "rb") as f:
+        count = int.from_bytes(f.read(12)[8:], "big")
+    say(
+        f"ingest of the {pack.stat().st_size / MB:.1f} MB pack on disk ({count} objects): "
+        f"{wall:.2f} s wall, {cpu:.2f} s CPU, peak RssAnon {memory.peak_mb:.1f} MB"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.serve_plain:
         serve_plain()
+        return 0
+    if args.ingest_only:
+        say(environment())
+        ingest_only(history(args.size_mb, args.seed), args.profile)
         return 0
     if shutil.which("/usr/sbin/sshd") is None:
         say("needs Debian's openssh-server (/usr/sbin/sshd)")
