@@ -27,7 +27,7 @@ from .device_api import DeviceApi, DeviceApiError
 from .device_report import device_report
 from .device_state import TargetDocumentError, parse_target
 from .docker_state import read_current
-from .docker_steps import Context, StepError, execute
+from .docker_steps import Context, StepError, execute_unless_locked
 from .state_reporter import StateReporter
 from .steps import Step, Wait, steps
 
@@ -232,7 +232,8 @@ class Agent:
                 return 1.0
             log.info("step: %s", first)
             try:
-                execute(ctx, first)
+                if not execute_unless_locked(ctx, first):
+                    continue  # the app took its update lock since the plan was made: plan again (it holds)
             except (StepError, *DOCKER_FAULTS) as error:
                 log.error("%s", error)
                 message = str(error).splitlines()[0][:500]

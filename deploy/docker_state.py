@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from .device_state import Container, CurrentState, Image
+from .update_locks import held_by_app
 
 MANAGED = "io.fleetgate.managed=1"
-LOCK_FILE = "updates.lock"
 HANDOVER_FILES = ("handover-complete", "resin-kill-me")
 
 
@@ -58,7 +58,7 @@ def _files(lock_root: Path, names: tuple[str, ...]) -> tuple[str, ...]:
 
 def lock_state(lock_root: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The services holding an update lock, and those whose new container said the hand-over is done."""
-    return _files(lock_root, (LOCK_FILE,)), _files(lock_root, HANDOVER_FILES)
+    return held_by_app(lock_root), _files(lock_root, HANDOVER_FILES)
 
 
 def read_current(client: Any, lock_root: Path) -> CurrentState:

@@ -18,6 +18,7 @@ from typing import Any
 
 import docker.errors
 
+from . import update_locks
 from .container_config import ComposeServiceError, Device, container_config
 from .device_state import TargetState
 from .docker_state import HANDOVER_FILES
@@ -188,6 +189,17 @@ def remove_image(ctx: Context, step: RemoveImage) -> None:
     with contextlib.suppress(docker.errors.NotFound):
         ctx.client.api.remove_image(step.image_id, force=True)
     log.info("removed image %s", step.reference)
+
+
+def execute_unless_locked(ctx: Context, step: Step) -> bool:
+    """Execute a step; a Kill only while the agent holds every update lock. False: the app holds one."""
+    if not isinstance(step, Kill) or ctx.target.lock_override:
+        execute(ctx, step)
+        return True
+    with update_locks.taken(ctx.lock_root) as free:
+        if free:
+            execute(ctx, step)
+        return free
 
 
 def execute(ctx: Context, step: Step) -> None:

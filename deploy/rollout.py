@@ -9,8 +9,10 @@ says why. The commands are data (`server_commands`); this module only sequences 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import server_commands as cmd
-from .container_spec import SpecError, web_service
+from .container_spec import SpecError, environment_of, web_service
 from .roles import RoleError
 from .server_prune import prune
 from .server_rollout import Deployed, HostError, Plan, deploy, switch_back
@@ -127,6 +129,7 @@ class RolloutError(RuntimeError):
 
 
 Say = Callable[[str], None]
+log = logging.getLogger(__name__)
 
 
 def _plan(release: RolloutRelease, server: ServerTarget, options: RolloutOptions) -> Plan:
@@ -139,6 +142,13 @@ def _plan(release: RolloutRelease, server: ServerTarget, options: RolloutOptions
             certificate = release.tls_cert.read_bytes().rstrip() + b"\n" + release.tls_key.read_bytes()
         except OSError as error:
             raise RolloutError(f"cannot read the TLS files of {release.fleet_slug}: {error}") from None
+    for name, body in services.items():
+        # Every value must fit its host's env file before any host changes: found on the third host,
+        # a bad value would leave the canary serving a release the push then rejects.
+        try:
+            cmd.env_file(name, environment_of(body, release.environment.get(name, {})))
+        except cmd.CommandError as error:
+            raise cmd.CommandError(f"service {name}: {error}") from None
     return Plan(
         release.fleet_slug,
         release.release_hash,
@@ -200,11 +210,19 @@ def _run_host(host: _Host, release: RolloutRelease, who: str, say: Say) -> None:
         seconds = time.monotonic() - started
         tell(f"serving {release.release_name} ({seconds:.1f}s)")
         host.result = HostResult(endpoint, "switched", seconds)
-    except (HostError, SSHError, SpecError) as error:
-        tell(f"failed: {error}")
-        if host.locked and host.conn is not None:
-            host.conn.call(cmd.audit(f"{_stamp()} {who} failed to deploy {release.release_name}: {error}"))
-        host.result = HostResult(endpoint, "failed", time.monotonic() - started, str(error))
+    except (HostError, SSHError, SpecError, cmd.CommandError) as error:
+        _failed(host, release, who, tell, started, str(error))
+    except Exception:  # a fault of fleetgate: the host still fails, so every other host switches back
+        reference = uuid.uuid4().hex[:8]
+        log.exception("rollout of %s to %s failed (ref %s)", release.release_name, endpoint, reference)
+        _failed(host, release, who, tell, started, f"internal error (ref {reference}; see the gateway's log)")
+
+
+def _failed(host: _Host, release: RolloutRelease, who: str, tell: Say, started: float, why: str) -> None:
+    tell(f"failed: {why}")
+    if host.locked and host.conn is not None:
+        host.conn.call(cmd.audit(f"{_stamp()} {who} failed to deploy {release.release_name}: {why}"))
+    host.result = HostResult(host.server.endpoint, "failed", time.monotonic() - started, why)
 
 
 def _switch_back(host: _Host, release: RolloutRelease, who: str, say: Say) -> None:
@@ -253,7 +271,7 @@ def rollout(
 
     try:
         hosts = [_Host(server, _plan(release, server, options)) for server in servers]
-    except (SpecError, RoleError) as error:
+    except (SpecError, RoleError, RolloutError, cmd.CommandError) as error:
         return RolloutResult(False, str(error), ())
     try:
         _run_host(hosts[0], release, who, said)

@@ -188,9 +188,13 @@ def _wait_running(conn: Connection, names: list[str], plan: Plan, say: Say) -> N
             time.sleep(0.3)
 
 
-def _start(conn: Connection, plan: Plan, existing: dict[str, str], say: Say) -> tuple[list[str], list[str]]:
-    """Create (or restart retained) containers of the release; (all of them, the ones created)."""
-    names, created = [], []
+def _start(
+    conn: Connection, plan: Plan, existing: dict[str, str], say: Say, names: list[str], created: list[str]
+) -> None:
+    """Create (or restart retained) containers of the release into `names`; the new ones also in `created`.
+
+    The lists are the caller's so that a failure halfway still tells it what to remove.
+    """
     for service, body in plan.services.items():
         name = cmd.container_name(plan.slug, service, plan.release_hash)
         if service in existing:
@@ -215,7 +219,6 @@ def _start(conn: Connection, plan: Plan, existing: dict[str, str], say: Say) -> 
             created.append(name)
         names.append(name)
         conn.run(cmd.start(name))
-    return names, created
 
 
 def deploy(conn: Connection, plan: Plan, say: Say) -> Deployed:
@@ -236,15 +239,16 @@ def deploy(conn: Connection, plan: Plan, say: Say) -> Deployed:
     previous_web = (
         route.slot(route.live).container if route and route.live and route.slot(route.live) else None
     )
-    names, created = [], []
+    names: list[str] = []
+    created: list[str] = []
     try:
-        names, created = _start(conn, plan, existing, say)
+        _start(conn, plan, existing, say, names, created)
         others = [n for s, n in zip(plan.services, names, strict=True) if not plan.web or s != plan.web.name]
         _wait_running(conn, others, plan, say)
         if plan.web and route is not None:
             web_name = cmd.container_name(plan.slug, plan.web.name, plan.release_hash)
             route = switch(conn, route, web_name, plan.release_hash, plan, say)
-    except (HostError, SSHError):
+    except BaseException:  # whatever went wrong, the host is left as it was
         if created:
             conn.call(cmd.remove(created))
         retained = [n for n in names if n not in created]

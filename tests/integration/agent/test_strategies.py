@@ -99,6 +99,8 @@ def test_an_update_lock_holds_the_swap_until_the_lock_file_goes(fleet: Fleet, de
     lock.unlink()
     wait_running([one], second, timeout=10)
     until(lambda: fleet.devices()[one.uuid]["status"] == "idle", 10, "the device to be idle again")
+    # The agent held the locks itself while it stopped the old container, and gave them back.
+    assert sorted(p.name for p in one.lock_dir().parent.rglob("*.lock")) == []
 
 
 def test_the_lock_override_replaces_despite_the_lock(fleet: Fleet, device: tuple[Device, str]) -> None:

@@ -12,7 +12,7 @@ from dataclasses import replace
 from fleetgate.deploy.rollout import rollout
 
 from .app import composition
-from .conftest import OPTIONS, host_name, release, targets
+from .conftest import OPTIONS, get, host_name, release, targets
 
 HTTPS_PORT = OPTIONS.https_port
 
@@ -97,3 +97,30 @@ def test_services_roles_environment_and_tls(servers, images, tmp_path):
         assert https_get(server.host, host_name(slug), cert) == (200, "release one\n")
         stored = server.home / ".fleetgate" / "proxy" / "certs" / f"{prefix}.pem"
         assert stored.stat().st_mode & 0o077 == 0
+
+
+def test_a_value_no_host_can_take_fails_the_rollout_before_any_host_changes(servers, images):
+    # Regression: a multi-line value of a service only the second host runs was found on that host,
+    # after the canary had switched; the error escaped the switch-back and the canary kept serving the
+    # release the push then rejected.
+    slug = "alice/envcheck"
+    web_only = [replace(targets(servers)[0], services=("web",)), targets(servers)[1]]
+    first = release(slug, "one", images["one"])
+    assert rollout(first, web_only, who="alice", say=lambda line: None, options=OPTIONS).ok
+    doc = composition(images["two"])
+    doc["services"]["worker"] = {"image": images["two"], "command": ["sh", "-c", "exec sleep 3600"]}
+    bad = replace(
+        release(slug, "two", images["two"]), composition=doc, environment={"worker": {"PEM": "line1\nline2"}}
+    )
+    lines: list[str] = []
+    result = rollout(bad, web_only, who="alice", say=lines.append, options=OPTIONS)
+    assert not result.ok
+    assert result.reason == (
+        "service worker: environment variable 'PEM': a name without '=' and a one-line value, please"
+    )
+    assert lines == [] and result.hosts == ()  # no host was touched
+    for server in servers:
+        assert get(server, slug) == (200, "release one\n")
+        label = f"label=io.fleetgate.fleet={slug}"
+        names = server.dockerd.cli("ps", "-a", "--filter", label, "--format", "{{.Names}}").stdout.split()
+        assert all(bad.release_hash[:12] not in name for name in names), names
