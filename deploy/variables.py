@@ -19,6 +19,8 @@ from fleetgate.models import utcnow
 
 from . import changes
 
+UUID_PREFIX = 7  # as `fleetgate device` commands: the shortest prefix that names a device
+
 KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
 SERVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 RESERVED = ("BALENA_", "RESIN_")  # set by the agent in every container; balena refuses them too
@@ -98,20 +100,29 @@ def _slug(session: Session, fleet_id: int) -> str:
 
 
 def check_device(session: Session, fleet_id: int, device_uuid: str | None) -> str | None:
-    """`device_uuid` if it names a registered (not removed) device of the fleet."""
+    """The full uuid of the fleet's registered (not removed) device named by `device_uuid` or a prefix."""
     if device_uuid is None:
         return None
-    found = session.scalar(
-        select(models.Device.id).where(
-            models.Device.uuid == device_uuid.lower(),
+    wanted = device_uuid.lower()
+    if len(wanted) < UUID_PREFIX or not all(c in "0123456789abcdef" for c in wanted):
+        raise VariableError(
+            f"{device_uuid[:80]!r} is not a device uuid; name a device by at least 7 leading hex digits"
+        )
+    found = session.scalars(
+        select(models.Device.uuid)
+        .where(
+            models.Device.uuid.startswith(wanted),
             models.Device.fleet_id == fleet_id,
             models.Device.revoked_at.is_(None),
         )
-    )
-    if found is None:
-        slug = _slug(session, fleet_id)
+        .limit(2)
+    ).all()
+    slug = _slug(session, fleet_id)
+    if len(found) > 1:
+        raise VariableError(f"{device_uuid} names more than one device in {slug}; give more of its uuid")
+    if not found:
         raise VariableError(f"no device {device_uuid} in {slug}; see: fleetgate device list {slug}")
-    return device_uuid.lower()
+    return found[0]
 
 
 def _where(session: Session, fleet_id: int, service: str | None, device_uuid: str | None) -> str:

@@ -100,3 +100,19 @@ def database(database_url: str) -> Iterator[Database]:
         yield db
     finally:
         db.dispose()
+
+
+_INTEGRATION = Path(__file__).parent / "integration"
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep what shares parts on one xdist worker (`--dist loadgroup`): each integration package (its
+    test servers and device daemons have fixed numbers and addresses) and each integration module."""
+    for item in items:
+        path = Path(item.path)
+        if _INTEGRATION not in path.parents:
+            continue
+        inside = path.relative_to(_INTEGRATION).parts
+        group = inside[0] if len(inside) > 1 else path.stem
+        item.add_marker(pytest.mark.xdist_group(group))

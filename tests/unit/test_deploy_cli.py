@@ -98,10 +98,10 @@ def test_env_refusals(run) -> None:
     )
     assert run("env", "set", "alice/nope", "A=1") == error("no fleet alice/nope; see: fleetgate fleet list")
     assert run("env", "list", "alice/web", "--device", "abc") == error(
-        "no device abc in alice/web; see: fleetgate device list alice/web"
+        "'abc' is not a device uuid; name a device by at least 7 leading hex digits"
     )
-    assert run("env", "set", "alice/web", "A=1", "--device", "abc") == error(
-        "no device abc in alice/web; see: fleetgate device list alice/web"
+    assert run("env", "set", "alice/web", "A=1", "--device", "abc1234") == error(
+        "no device abc1234 in alice/web; see: fleetgate device list alice/web"
     )
     status, out, err = run("env", "set", "alice/web", "NOVALUE")
     assert (status, out, err.splitlines()[-1]) == (

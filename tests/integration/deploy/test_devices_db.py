@@ -109,16 +109,19 @@ def test_device_variables_beat_service_and_fleet_ones(database: Database, web: f
         variables.set_variable(session, web.id, "MODE", "service", service="main")
         variables.set_variable(session, web.id, "MODE", "device", device_uuid=UUID)
         variables.set_variable(session, web.id, "ONLY", "device-main", service="main", device_uuid=UUID)
-        with pytest.raises(VariableError, match=f"no device {OTHER[:7]} in alice/web"):
-            variables.set_variable(session, web.id, "A", "1", device_uuid=OTHER[:7])
+        variables.set_variable(session, web.id, "A", "1", device_uuid=OTHER[:7])  # a prefix works
+        with pytest.raises(VariableError, match="'fedcba' is not a device uuid; name a device by at least 7"):
+            variables.set_variable(session, web.id, "A", "1", device_uuid="fedcba")
+        with pytest.raises(VariableError, match="no device 0123456f in alice/web; see: fleetgate"):
+            variables.set_variable(session, web.id, "A", "1", device_uuid="0123456f")
     with database.session(readonly=True) as session:
         mine = devices.get_device(session, UUID)
         doc, _ = device_targets.load_target(session, mine, REGISTRY)
         assert doc["services"]["main"]["environment"] == {"MODE": "device", "ONLY": "device-main"}
         assert doc["services"]["side"]["environment"] == {"MODE": "device"}
         theirs, _ = device_targets.load_target(session, devices.get_device(session, OTHER), REGISTRY)
-        assert theirs["services"]["main"]["environment"] == {"MODE": "service"}
-        assert theirs["services"]["side"]["environment"] == {"MODE": "fleet"}
+        assert theirs["services"]["main"]["environment"] == {"MODE": "service", "A": "1"}
+        assert theirs["services"]["side"]["environment"] == {"MODE": "fleet", "A": "1"}
         assert [v.key for v in variables.list_variables(session, web.id, device_uuid=UUID)] == [
             "MODE",
             "ONLY",
