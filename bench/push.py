@@ -896,7 +896,7 @@ def ingest_only(hist: History, profile: str | None) -> None:
         tips = [hist.master.encode()]
         with open(pack, "rb", buffering=1 << 20) as f, MemorySampler(os.getpid()) as memory:
             wall, cpu = time.monotonic(), time.process_time()
-            work = lambda: unpack_and_check(quarantine.store, objects, f.read, f.read1, Limits(), tips)  # noqa: E731
+            work = lambda: unpack_and_check(quarantine.store, objects, f.read1, Limits(), tips)  # noqa: E731
             if profile:
                 cProfile.runctx("work()", globals(), {"work": work}, profile)
             else:

@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable
 
 from fleetgate.limits import Limits
 
-from .ingest import COMMIT, Links, PackRejected, TreeShapes
+from .ingest import COMMIT, PackRejected
+from .links import Links, TreeShapes
 
 
 def check_connected(links: Links, in_repository: Callable[[bytes], bool]) -> None:

@@ -1,14 +1,14 @@
-"""Pack ingestion: stream a pushed pack into a quarantine with caps, resolve and check it in one pass.
+"""Pack ingestion: a pushed pack streamed into a quarantine, resolved and checked in one pass.
 
 dulwich's `add_thin_pack` inflates every object three times (copy, index, validate) and lands the
-pack in the repository before any decision. Here each object is inflated once, while the pack streams
-to disk: its header is checked against the caps *before* a byte is inflated, a whole object is hashed
-and fsck-checked (commit/tree/tag) while it is in hand, and a delta is applied at once to its base,
-which is almost always still in a cache of recently resolved objects bounded in bytes (git writes a
-base shortly before its deltas). A base that fell out of the cache is rebuilt from the part of the
-pack already on disk; a delta whose base has not arrived yet (a ref-delta to a later object) waits
-for it. Connectivity and the tree depth/path caps are then answered from the links recorded on the
-way, without touching the pack again. Per-object state is kept in arrays, not Python objects.
+pack in the repository before any decision. Here each object is inflated once, by the pack stream
+(`pack_stream`: caps from the headers, disk, CRCs, whole objects hashed), and this stage resolves
+each delta at once against its base, which is almost always still in a cache of recently resolved
+objects bounded in bytes (git writes a base shortly before its deltas). A base that fell out of the
+cache is rebuilt from the part of the pack already on disk; a delta whose base has not arrived yet (a
+ref-delta to a later object) waits for it. Every commit, tree and tag is fsck-checked while it is in
+hand, and what connectivity and the depth/path caps need is recorded on the way (`links`), so the
+pack is never read again. For a big pack the stream runs in a process of its own (`ingest_frames`).
 """
 
 from __future__ import annotations
@@ -16,15 +16,13 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
-import struct
-import sys
 import tempfile
 import zlib
 from array import array
 from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from itertools import compress, filterfalse
 from pathlib import Path
 
@@ -35,92 +33,35 @@ from dulwich.pack import apply_delta, extend_pack
 from fleetgate.limits import Limits
 
 from .fsck import ObjectRejected, TreeRejected, check_commit, check_tag, check_tree_columns
+from .links import Links
+from .pack_index import install
+from .pack_stream import (
+    BLOB,
+    COMMIT,
+    CORRUPTION,
+    OBJECT_HEADERS,
+    OFS_DELTA,
+    READ_CHUNK,
+    REF_DELTA,
+    TAG,
+    TREE,
+    Frame,
+    PackRejected,
+    PackStream,
+)
 
-COMMIT, TREE, BLOB, TAG = 1, 2, 3, 4
-OFS_DELTA, REF_DELTA = 6, 7
+__all__ = ["BLOB", "COMMIT", "TREE", "IngestedPack", "PackRejected", "ingest_frames", "ingest_pack"]
+
 _FILE_MODES = frozenset((b"100644", b"100755", b"100664", b"120000"))
-_TYPE_NAMES = {COMMIT: b"commit", TREE: b"tree", BLOB: b"blob", TAG: b"tag"}
-_OBJECT_HEADERS = {kind: name + b" %d\0" for kind, name in _TYPE_NAMES.items()}
-
-READ_CHUNK = 1 << 20
+_HEADER_MAX = 32
 # Resolved objects kept for the deltas that follow them; one object may take a quarter of it.
 CACHE_BYTES = 32 << 20
 # The cache's objects come and go by the hundred thousand: the C heap they leave holes in is given
 # back to the system this often (glibc keeps it otherwise, and RssAnon grew with the pack).
 TRIM_EVERY = 16 << 20
 ENTRY_COST = 200  # what a cache entry costs besides its data (key, tuple, the ordered dict's node)
-_HEADER_MAX = 32  # type/size varint + an ofs-delta offset or a ref-delta base sha, with room to spare
-
-
-class PackRejected(ValueError):
-    """The pushed pack broke a cap or a rule; the message names which, for the pusher."""
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    size = shift = 0
-    while True:
-        if pos >= len(data) or shift > 63:
-            raise PackRejected("corrupt delta header in pack")
-        byte = data[pos]
-        pos += 1
-        size |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return size, pos
-
-
-def _delta_result_size(delta: bytes) -> int:
-    _, pos = _varint(delta, 0)
-    return _varint(delta, pos)[0]
-
-
-class TreeShapes:
-    """For each tree of the pack: its longest file name and its subtrees (sha, name length), in arrays.
-
-    What the depth and path-length caps need, at a few dozen bytes a tree instead of a few hundred.
-    """
-
-    def __init__(self) -> None:
-        self.shas = bytearray()  # 20 bytes a tree
-        self.longest = array("I")  # by tree: its longest file (not subtree) name
-        self.starts = array("I")  # by tree: where its subtrees start in the two arrays below
-        self.subtree_shas = bytearray()  # 20 bytes a subtree entry
-        self.name_lengths = array("I")  # by subtree entry: the length of its name
-
-    def __len__(self) -> int:
-        return len(self.longest)
-
-    def add(self, sha: bytes, longest: int, subtree_shas: bytes, name_lengths) -> None:
-        self.shas += sha
-        self.longest.append(longest)
-        self.starts.append(len(self.name_lengths))
-        if subtree_shas:
-            self.subtree_shas += subtree_shas
-            self.name_lengths.extend(name_lengths)
-
-    def subtrees(self, tree: int) -> range:
-        """The subtree entries of tree number `tree`, as positions in `subtree_shas`/`name_lengths`."""
-        end = self.starts[tree + 1] if tree + 1 < len(self.starts) else len(self.name_lengths)
-        return range(self.starts[tree], end)
-
-
-@dataclass
-class Links:
-    """What the pack's objects are and point at, recorded while each object is in hand.
-
-    Compact on purpose: a 300 MB push has hundreds of thousands of objects, and a Python object per
-    reference would cost more memory than the pack streaming does.
-    """
-
-    present: dict[bytes, int] = field(default_factory=dict)  # every object in the pack -> its place
-    missing: set[bytes] = field(default_factory=set)  # referenced by the pack and not in it (so far)
-    kinds: bytearray = field(default_factory=bytearray)  # object type by place (0: not resolved)
-    trees: TreeShapes = field(default_factory=TreeShapes)
-
-    def kind_of(self, sha: bytes) -> int | None:
-        """The type of an object of the pack, or None when the pack does not hold it."""
-        place = self.present.get(sha)
-        return None if place is None else self.kinds[place]
+# What a malformed pack makes the resolution raise, besides the stream's; each becomes a PackRejected.
+_CORRUPTION = (*CORRUPTION, ApplyDeltaError)
 
 
 @dataclass(frozen=True)
@@ -132,80 +73,71 @@ class IngestedPack:
     links: Links
 
 
-def _bounded(read: Callable[[int], bytes], limit: int, counter: list[int]) -> Callable[[int], bytes]:
-    def bounded_read(size: int) -> bytes:
-        data = read(size)
-        counter[0] += len(data)
-        if counter[0] > limit:
-            raise PackRejected(f"pack is larger than the cap of {limit} bytes")
-        return data
-
-    return bounded_read
-
-
-# What a malformed pack makes zlib or dulwich's delta code raise; each becomes a PackRejected.
-CORRUPTION = (zlib.error, ApplyDeltaError, struct.error, EOFError, IndexError, ValueError, KeyError)
-
-
 def ingest_pack(
     quarantine: DiskObjectStore,
-    read_all: Callable[[int], bytes],
     read_some: Callable[[int], bytes],
     limits: Limits,
     cache_bytes: int = CACHE_BYTES,
 ) -> IngestedPack:
-    """Receive one pack from the wire into `quarantine`, completing thin packs from its alternates.
-
-    `read_all` is unused (kept for the callers' signature): everything is read with `read_some`.
-    """
-    del read_all
-    counter = [0]
-    read_some = _bounded(read_some, limits.pack_bytes, counter)
+    """Receive one pack from the wire into `quarantine` in this process (both stages in turn)."""
     fd, path = tempfile.mkstemp(dir=quarantine.pack_dir, prefix="tmp_pack_")
     try:
-        with os.fdopen(fd, "w+b") as f:
-            indexer = _Indexer(read_some, f, quarantine, limits, cache_bytes)
-            try:
-                indexer.run()
-            except PackRejected:
-                raise
-            except CORRUPTION as e:
-                raise PackRejected(f"pack is corrupt ({type(e).__name__}: {e}); push again") from None
-            links = indexer.links
-            pack_sha = indexer.trailer
+        with os.fdopen(fd, "r+b", buffering=READ_CHUNK) as out:
+            stream = PackStream(read_some, out, limits.pack_bytes, limits.object_bytes, limits.object_count)
+            return ingest_frames(quarantine, Path(path), stream.frames(), cache_bytes)
+    except BaseException:
+        Path(path).unlink(missing_ok=True)
+        raise
+
+
+def ingest_frames(
+    quarantine: DiskObjectStore, path: Path, frames: Iterable[Frame], cache_bytes: int = CACHE_BYTES
+) -> IngestedPack:
+    """Resolve and check the pack stream's frames (its objects already on disk at `path`); install it.
+
+    Completes a thin pack from the repository (the quarantine's alternate) before naming it.
+    """
+    fd = os.open(path, os.O_RDWR)
+    try:
+        indexer = _Indexer(fd, quarantine, cache_bytes)
+        trailer = b""
+        try:
+            for kind, body in frames:
+                if kind == "end":
+                    trailer = body
+                    break
+                indexer.add(body)
+            indexer.finish()
+        except PackRejected:
+            raise
+        except _CORRUPTION as e:
+            raise PackRejected(f"pack is corrupt ({type(e).__name__}: {e}); push again") from None
+        if not trailer:
+            raise PackRejected("pack ends before its checksum")
+        links = indexer.links
+        indexer.release()
+        with os.fdopen(os.dup(fd), "r+b") as f:
             extra: list[tuple[bytes, int, int]] = []
             ext_refs = {sha for sha in indexer.external if sha not in links.present}
             if ext_refs:
                 # A thin pack: append the bases it left out so that the pack stands on its own.
-                pack_sha, extra = extend_pack(
+                trailer, extra = extend_pack(
                     f, ext_refs, get_raw=quarantine.get_raw, object_format=quarantine.object_format
                 )
             f.flush()
             os.fsync(f.fileno())
-            indexer.release()
-        final = _install(quarantine, Path(path), indexer, extra, pack_sha)
-    except BaseException:
-        Path(path).unlink(missing_ok=True)
-        raise
+    finally:
+        os.close(fd)
+    final = _install(quarantine, path, indexer, extra, trailer)
     return IngestedPack(pack_path=final, object_count=len(indexer.offsets) + len(extra), links=links)
 
 
 class _Indexer:
-    """One pass over the pack stream: copy to disk, inflate, resolve deltas, hash, check, record."""
+    """Resolve deltas, hash, check and record the objects of the pack stream, batch by batch."""
 
-    def __init__(self, read_some, out, store: DiskObjectStore, limits: Limits, cache_bytes: int) -> None:
-        self.read_some = read_some
-        self.out = out
-        self.fd = out.fileno()
+    def __init__(self, fd: int, store: DiskObjectStore, cache_bytes: int) -> None:
+        self.fd = fd  # the pack on disk, for bases that fell out of the cache
         self.store = store
-        self.limits = limits
-        self.pack_hash = hashlib.sha1()
-        self.buf = b""
-        self.pos = 0  # next unread byte of buf
-        self.written = 0  # bytes of buf written to disk and hashed
-        self.base = 0  # pack offset of buf[0]
-        self.crc = 0
-        self.crc_mark = 0
         self.links = Links()
         self.offsets = array("Q")  # by place: where the object starts in the pack
         self.crcs = array("I")  # by place: CRC-32 of the object's bytes in the pack
@@ -216,156 +148,26 @@ class _Indexer:
         self.cache_item = cache_bytes // 4
         self.waiting_ofs: dict[int, list[int]] = {}  # unresolved base place -> deltas waiting on it
         self.waiting_ref: dict[bytes, list[int]] = {}  # base sha not seen yet -> deltas waiting on it
-        self.trailer = b""
         self.next_trim = TRIM_EVERY
 
-    # --- the stream --------------------------------------------------------------------------------
-
-    def _fill(self, need: int) -> bool:
-        """Have at least `need` unread bytes in the buffer; False at the end of the stream."""
-        while len(self.buf) - self.pos < need:
-            data = self.read_some(READ_CHUNK)
-            if not data:
-                return False
-            self._spill()
-            pos = self.pos
-            self.buf = self.buf[pos:] + data if pos < len(self.buf) else data
-            self.base += pos
-            self.pos = self.written = self.crc_mark = 0
-            if self.base >= self.next_trim:
-                self.next_trim = self.base + TRIM_EVERY
-                _trim_heap()
-        return True
-
-    def _spill(self) -> None:
-        """Write and hash the bytes read so far; the current object's CRC carries over."""
-        pos = self.pos
-        if self.written < pos:
-            view = memoryview(self.buf)[self.written : pos]
-            self.out.write(view)
-            self.pack_hash.update(view)
-            self.written = pos
-        if self.crc_mark < pos:
-            self.crc = zlib.crc32(memoryview(self.buf)[self.crc_mark : pos], self.crc)
-            self.crc_mark = pos
-
-    def _sync(self) -> None:
-        """Put everything read so far on disk, for reads at an offset (a base out of the cache)."""
-        self._spill()
-        self.out.flush()
-
-    def _inflate(self, size: int) -> bytes:
-        """Inflate the zlib stream at the read position, which must give exactly `size` bytes."""
-        d = zlib.decompressobj()
-        chunks = []
-        got = 0
-        # Feed a window a little larger than the result can compress to: zlib copies whatever it did
-        # not use, so feeding the whole buffer for each small object would copy it every time.
-        window = size + (size >> 10) + 64
-        while True:
-            if self.pos >= len(self.buf) and not self._fill(1):
-                raise PackRejected("pack ends inside an object")
-            end = min(len(self.buf), self.pos + window)
-            view = memoryview(self.buf)[self.pos : end]
-            chunk = d.decompress(view, size - got + 1)
-            got += len(chunk)
-            if d.unconsumed_tail or got > size:
-                raise PackRejected("pack holds an object larger than its header says")
-            chunks.append(chunk)
-            if d.eof:
-                self.pos = end - len(d.unused_data)
-                break
-            self.pos = end
-            window = len(self.buf)
-        if got != size:
-            raise PackRejected("pack holds an object smaller than its header says")
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-    def run(self) -> None:
-        if not self._fill(12):
-            raise PackRejected("the data sent is not a git pack")
-        head = self.buf[:12]
-        if head[:4] != b"PACK" or struct.unpack(">I", head[4:8])[0] not in (2, 3):
-            raise PackRejected("the data sent is not a git pack")
-        count = struct.unpack(">I", head[8:12])[0]
-        if count > self.limits.object_count:
-            raise PackRejected(f"pack has {count} objects, over the cap of {self.limits.object_count}")
-        self.pos = 12
-        cap = self.limits.object_bytes
+    def add(self, records: list) -> None:
+        """One batch of the stream: (kind, base, data, sha, offset, crc) per object, in pack order."""
         offsets, crcs, kinds = self.offsets, self.crcs, self.links.kinds
-        for place in range(count):
-            self._fill(_HEADER_MAX)
-            buf = self.buf
-            pos = self.pos
-            offset = self.base + pos
-            self.crc = 0
-            self.crc_mark = pos
-            if pos >= len(buf):
-                raise PackRejected("pack ends before its last object")
-            byte = buf[pos]
-            pos += 1
-            kind = (byte >> 4) & 7
-            size = byte & 0x0F
-            shift = 4
-            while byte & 0x80:
-                if pos >= len(buf) or shift > 60:
-                    raise PackRejected("corrupt object header in pack")
-                byte = buf[pos]
-                pos += 1
-                size |= (byte & 0x7F) << shift
-                shift += 7
-            # The header's size is checked before a single byte is inflated (a zlib bomb never expands).
-            if size > cap:
-                raise PackRejected(f"pack holds an object of {size} bytes, over the cap of {cap} bytes")
-            base: int | bytes | None = None
-            if kind == OFS_DELTA:
-                if pos >= len(buf):
-                    raise PackRejected("corrupt delta header in pack")
-                byte = buf[pos]
-                pos += 1
-                distance = byte & 0x7F
-                while byte & 0x80:
-                    if pos >= len(buf) or distance > 1 << 64:
-                        raise PackRejected("corrupt delta header in pack")
-                    byte = buf[pos]
-                    pos += 1
-                    distance = ((distance + 1) << 7) | (byte & 0x7F)
-                base = self._place_at(offset - distance) if distance else -1
-                if base < 0:
-                    raise PackRejected(f"delta at offset {offset} names no object as its base")
-            elif kind == REF_DELTA:
-                base = buf[pos : pos + 20]
-                pos += 20
-                if len(base) != 20:
-                    raise PackRejected("pack ends inside a delta header")
-            elif kind not in _TYPE_NAMES:
-                raise PackRejected(f"pack holds an object of unknown type {kind}")
-            self.pos = pos
-            data = self._inflate(size)
-            self.crc = zlib.crc32(memoryview(self.buf)[self.crc_mark : self.pos], self.crc)
-            self.crc_mark = self.pos
+        for kind, base, data, sha, offset, crc in records:
+            place = len(offsets)
             offsets.append(offset)
-            crcs.append(self.crc)
+            crcs.append(crc)
             kinds.append(0)
             if base is None:
-                self._resolved(place, kind, data)
-                continue
-            # A small delta can describe a huge object: its header says how big the result will be.
-            result_size = _delta_result_size(data)
-            if result_size > cap:
-                raise PackRejected(
-                    f"pack holds an object of {result_size} bytes, over the cap of {cap} bytes"
-                )
-            self._delta(place, base, data)
-        if not self._fill(20):
-            raise PackRejected("pack ends before its checksum")
-        self.trailer = self.buf[self.pos : self.pos + 20]
-        self._spill()
-        if self.trailer != self.pack_hash.digest():
-            raise PackRejected("pack checksum mismatch: the pack was corrupted in transit")
-        self.out.write(self.trailer)
-        self.buf = b""
-        self.pos = 0
+                self._resolved(place, kind, data, sha)
+            else:
+                self._delta(place, base, data)
+        if offsets and offsets[-1] >= self.next_trim:
+            self.next_trim = offsets[-1] + TRIM_EVERY
+            _trim_heap()
+
+    def finish(self) -> None:
+        """Every delta must have found its base."""
         if self.waiting_ofs or self.waiting_ref:
             base = next(iter(self.waiting_ref), None)
             named = f" (no object {base.hex()})" if base is not None else ""
@@ -398,9 +200,9 @@ class _Indexer:
                 self.external.add(base)
         self._resolved(place, kind, _apply(kind, source, delta))
 
-    def _resolved(self, place: int, kind: int, data: bytes) -> None:
+    def _resolved(self, place: int, kind: int, data: bytes, sha: bytes | None = None) -> None:
         """Hash, check and record one object; then resolve whatever was waiting for it."""
-        sha = self._record(place, kind, data)
+        sha = self._record(place, kind, data, sha)
         if self.waiting_ofs or self.waiting_ref:
             self._wake(place, sha)
 
@@ -418,10 +220,11 @@ class _Indexer:
                 delta = self._read_at(self.offsets[child])[2]
                 todo.append((child, self._record(child, kind, _apply(kind, data, delta))))
 
-    def _record(self, place: int, kind: int, data: bytes) -> bytes:
-        h = hashlib.sha1(_OBJECT_HEADERS[kind] % len(data))
-        h.update(data)
-        sha = h.digest()
+    def _record(self, place: int, kind: int, data: bytes, sha: bytes | None = None) -> bytes:
+        if sha is None:
+            h = hashlib.sha1(OBJECT_HEADERS[kind] % len(data))
+            h.update(data)
+            sha = h.digest()
         links = self.links
         if sha in links.present:
             raise PackRejected(f"pack holds object {sha.hex()} twice")
@@ -449,7 +252,6 @@ class _Indexer:
         if hit is not None:
             self.cache.move_to_end(place)
             return hit
-        self._sync()
         chain: list[int] = []  # deltas to apply, last first; walked with offsets only
         while True:
             kind, base, data = self._read_at(self.offsets[place])
@@ -475,7 +277,6 @@ class _Indexer:
 
     def _read_at(self, offset: int) -> tuple[int, int | bytes | None, bytes]:
         """Re-read an object already checked by the stream pass: its pack type, base and payload."""
-        self._sync()
         head = os.pread(self.fd, _HEADER_MAX, offset)
         byte = head[0]
         pos = 1
@@ -581,7 +382,6 @@ def _apply(kind: int, source: bytes, delta: bytes) -> bytes:
 
 
 def _install(store: DiskObjectStore, path: Path, indexer: _Indexer, extra: list, pack_sha: bytes) -> Path:
-    """Name the pack by its contents and write its index; the .idx last, so readers never see half."""
     present = indexer.links.present
     offsets, crcs = indexer.offsets, indexer.crcs
     names = sorted(present)
@@ -592,38 +392,4 @@ def _install(store: DiskObjectStore, path: Path, indexer: _Indexer, extra: list,
         names = [row[0] for row in rows]
         where = array("Q", [row[1] for row in rows])
         checks = array("I", [row[2] for row in rows])
-    base = Path(store.pack_dir) / f"pack-{hashlib.sha1(b''.join(names)).hexdigest()}"
-    os.rename(path, base.with_suffix(".pack"))
-    tmp_idx = base.with_suffix(".idx.tmp")
-    with open(tmp_idx, "wb") as idx:
-        idx.write(_index_v2(names, where, checks, pack_sha))
-        idx.flush()
-        os.fsync(idx.fileno())
-    os.rename(tmp_idx, base.with_suffix(".idx"))
-    return base.with_suffix(".pack")
-
-
-def _index_v2(names: list[bytes], offsets: array, crcs: array, pack_sha: bytes) -> bytes:
-    """A version 2 pack index (git's format) for `names`, sorted, with their offsets and CRCs."""
-    fanout = array("I", bytes(1024))
-    for name in names:
-        fanout[name[0]] += 1
-    total = 0
-    for i in range(256):
-        total += fanout[i]
-        fanout[i] = total
-    small = array("I")
-    large = array("Q")
-    for offset in offsets:
-        if offset < 0x80000000:
-            small.append(offset)
-        else:
-            small.append(0x80000000 | len(large))
-            large.append(offset)
-    checks = array("I", crcs)
-    if sys.byteorder == "little":
-        for table in (fanout, small, large, checks):
-            table.byteswap()
-    tables = [fanout.tobytes(), *names, checks.tobytes(), small.tobytes(), large.tobytes(), pack_sha]
-    body = b"".join([b"\377tOc\0\0\0\2", *tables])
-    return body + hashlib.sha1(body).digest()
+    return install(Path(store.pack_dir), path, names, where, checks, pack_sha)

@@ -181,8 +181,8 @@ class ReceiveSession:
         header = self.proto.read(12)
         count = pack_header(header)
         if self.ctx.unpack_pool is None or count < WORKER_THRESHOLD:
-            reader = _Prefixed(header, self.proto.read, self._read_some)
-            unpack_and_check(quarantine.store, objects_dir, reader.read, reader.recv, self.ctx.limits, tips)
+            reader = _Prefixed(header, self._read_some)
+            unpack_and_check(quarantine.store, objects_dir, reader.recv, self.ctx.limits, tips)
             return
         unpack_in_worker(
             self.ctx.unpack_pool, quarantine.path, objects_dir, header, self._read_some, self.ctx.limits, tips
@@ -253,23 +253,13 @@ class ReceiveSession:
 class _Prefixed:
     """Reads that hand out bytes already consumed (the pack header) before reading on."""
 
-    def __init__(
-        self, first: bytes, read_all: Callable[[int], bytes], read_some: Callable[[int], bytes]
-    ) -> None:
+    def __init__(self, first: bytes, read_some: Callable[[int], bytes]) -> None:
         self._first = first
-        self._read_all = read_all
         self._read_some = read_some
 
-    def _take(self, size: int) -> bytes:
-        taken, self._first = self._first[:size], self._first[size:]
-        return taken
-
-    def read(self, size: int) -> bytes:
-        taken = self._take(size)
-        return taken if len(taken) == size else taken + self._read_all(size - len(taken))
-
     def recv(self, size: int) -> bytes:
-        return self._take(size) or self._read_some(size)
+        taken, self._first = self._first[:size], self._first[size:]
+        return taken or self._read_some(size)
 
 
 def _keep_alive(out: SidebandWriter, done: threading.Event, cancelled: threading.Event) -> None:

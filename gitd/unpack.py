@@ -14,6 +14,9 @@ import multiprocessing
 import os
 import signal
 import struct
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -25,7 +28,8 @@ from dulwich.object_store import DiskObjectStore
 from fleetgate.limits import Limits
 
 from .connectivity import check_connected, check_shape, check_tips
-from .ingest import PackRejected, ingest_pack
+from .ingest import IngestedPack, PackRejected, ingest_frames, ingest_pack
+from .pack_stream import receive
 
 # Below this many objects the hand-off costs more than the GIL does.
 WORKER_THRESHOLD = 2000
@@ -39,17 +43,16 @@ log = logging.getLogger(__name__)
 
 
 def unpack_and_check(
-    quarantine: DiskObjectStore,
-    objects_dir: Path,
-    read_all: Read,
-    read_some: Read,
-    limits: Limits,
-    tips: Sequence[bytes],
+    quarantine: DiskObjectStore, objects_dir: Path, read_some: Read, limits: Limits, tips: Sequence[bytes]
 ) -> None:
-    """Ingest the pack into the quarantine and run every check of DESIGN.md §2.2, or raise PackRejected."""
+    """Ingest the pack into the quarantine in this thread and run every check of DESIGN.md §2.2."""
+    _check(ingest_pack(quarantine, read_some, limits), objects_dir, limits, tips)
+
+
+def _check(pack: IngestedPack, objects_dir: Path, limits: Limits, tips: Sequence[bytes]) -> None:
+    """The checks over the whole push: connectivity, the tips' types, tree depth and path length."""
     repository = DiskObjectStore(str(objects_dir))
     try:
-        pack = ingest_pack(quarantine, read_all, read_some, limits)
         check_connected(pack.links, lambda sha: sha.hex().encode() in repository)
         check_tips(tips, pack.links, _type_of(repository))
         check_shape(pack.links, limits)
@@ -77,14 +80,33 @@ def pack_header(header: bytes) -> int:
 def unpack_from_fifo(
     fifo: str, quarantine_dir: str, objects_dir: str, limits: Limits, tips: Sequence[bytes]
 ) -> str | None:
-    """Worker-process entry: unpack what arrives on `fifo`; the rejection reason, or None when accepted."""
+    """Worker-process entry: unpack what arrives on `fifo`; the rejection reason, or None when accepted.
+
+    The pack stream (inflating, the disk, CRCs) runs in a process of its own and hands this one its
+    objects in batches: inflating and resolving then take a core each (DESIGN.md §7).
+    """
     quarantine = DiskObjectStore(quarantine_dir)
+    fd, path = tempfile.mkstemp(dir=quarantine.pack_dir, prefix="tmp_pack_")
+    os.close(fd)
+    argv = [str(limits.pack_bytes), str(limits.object_bytes), str(limits.object_count)]
+    # -P: the gateway's working directory may be a checkout whose folders would shadow the package.
+    reader = subprocess.Popen(
+        [sys.executable, "-P", "-m", "fleetgate.gitd.pack_stream", fifo, path, *argv],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+    )
     try:
-        with open(fifo, "rb", buffering=FORWARD_CHUNK) as stream:
-            unpack_and_check(quarantine, Path(objects_dir), stream.read, stream.read1, limits, tips)
+        assert reader.stdout is not None
+        with reader.stdout as frames:
+            pack = ingest_frames(quarantine, Path(path), receive(frames))
+        _check(pack, Path(objects_dir), limits, tips)
     except PackRejected as e:
         return str(e)
     finally:
+        if reader.poll() is None:
+            reader.kill()
+        reader.wait()
+        Path(path).unlink(missing_ok=True)  # gone already when the pack was installed
         quarantine.close()
     return None
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import random
 import struct
+import subprocess
+import sys
+import tempfile
+import threading
 import zlib
+from collections.abc import Iterator
 from hashlib import sha1
 from pathlib import Path
 
@@ -19,9 +25,11 @@ from fleetgate.gitd.ingest import (
     COMMIT,
     TREE,
     PackRejected,
-    _index_v2,
+    ingest_frames,
     ingest_pack,
 )
+from fleetgate.gitd.pack_index import index_v2
+from fleetgate.gitd.pack_stream import receive
 from fleetgate.gitd.quarantine import Quarantine
 from fleetgate.gitd.unpack import unpack_and_check
 
@@ -99,13 +107,55 @@ def repo(tmp_path: Path) -> Path:
     return objects
 
 
+@pytest.fixture(params=["thread", "process"], autouse=True)
+def mode(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every ingest below runs both ways: both stages in one thread, and the stream in its own process."""
+    global MODE
+    MODE = request.param
+    yield
+
+
+MODE = "thread"
+
+
+def _ingest_in_a_process(quarantine: Quarantine, data: bytes, limits: Limits, cache_bytes: int, step: int):
+    """The big-pack path: the pack stream as its own process (fed through a FIFO), frames over a pipe."""
+    fifo = quarantine.path / "test.fifo"
+    os.mkfifo(fifo)
+    fd, path = tempfile.mkstemp(dir=quarantine.store.pack_dir, prefix="tmp_pack_")
+    os.close(fd)
+    caps = [str(limits.pack_bytes), str(limits.object_bytes), str(limits.object_count)]
+    reader = subprocess.Popen(
+        [sys.executable, "-P", "-m", "fleetgate.gitd.pack_stream", str(fifo), path, *caps],
+        stdout=subprocess.PIPE,
+    )
+
+    def feed() -> None:
+        with contextlib.suppress(BrokenPipeError), open(fifo, "wb", buffering=0) as w:
+            for at in range(0, len(data), step or len(data) or 1):
+                w.write(data[at : at + (step or len(data))])
+
+    threading.Thread(target=feed, daemon=True).start()
+    try:
+        with reader.stdout as frames:
+            return ingest_frames(quarantine.store, Path(path), receive(frames), cache_bytes)
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+        reader.wait()
+        Path(path).unlink(missing_ok=True)
+
+
 def ingest(objects: Path, data: bytes, cache_bytes: int = 1 << 20, step: int = 0, **caps):
     """Ingest `data` into a fresh quarantine; `step` > 0 hands it out that many bytes per read."""
     quarantine = Quarantine(objects)
     stream = io.BytesIO(data)
     read_some = (lambda n: stream.read(min(n, step))) if step else stream.read
     try:
-        pack = ingest_pack(quarantine.store, stream.read, read_some, Limits(**caps), cache_bytes)
+        if MODE == "process":
+            pack = _ingest_in_a_process(quarantine, data, Limits(**caps), cache_bytes, step)
+        else:
+            pack = ingest_pack(quarantine.store, read_some, Limits(**caps), cache_bytes)
         with Pack(str(pack.pack_path.with_suffix("")), object_format=quarantine.store.object_format) as p:
             p.check()  # the index matches the pack: every object's sha and CRC
             contents = {obj.id: obj.as_raw_string() for obj in p.iterobjects()}
@@ -268,7 +318,7 @@ def test_the_index_is_git_s_version_2_even_past_2_gib(tmp_path: Path) -> None:
 
     rng = random.Random(7)
     rows = sorted((rng.randbytes(20), rng.randrange(1 << 34), rng.randrange(1 << 32)) for _ in range(300))
-    ours = _index_v2(
+    ours = index_v2(
         [r[0] for r in rows], array("Q", [r[1] for r in rows]), array("I", [r[2] for r in rows]), b"P" * 20
     )
     theirs = io.BytesIO()
@@ -311,7 +361,7 @@ def check(objects: Path, data: bytes, tips: list[bytes]) -> None:
     quarantine = Quarantine(objects)
     stream = io.BytesIO(data)
     try:
-        unpack_and_check(quarantine.store, objects, stream.read, stream.read, Limits(), tips)
+        unpack_and_check(quarantine.store, objects, stream.read, Limits(), tips)
     finally:
         quarantine.discard()
 
@@ -374,7 +424,7 @@ def test_the_tree_depth_cap(repo: Path, depth: int, ok: bool) -> None:
     stream = io.BytesIO(b.pack())
     try:
         run = lambda: unpack_and_check(  # noqa: E731
-            quarantine.store, repo, stream.read, stream.read, Limits(tree_depth=4), [commit.id]
+            quarantine.store, repo, stream.read, Limits(tree_depth=4), [commit.id]
         )
         if ok:
             run()
@@ -395,13 +445,9 @@ def test_the_path_length_cap_counts_every_level(repo: Path) -> None:
         stream = io.BytesIO(b.pack())
         try:
             if ok:
-                unpack_and_check(
-                    quarantine.store, repo, stream.read, stream.read, Limits(path_bytes=cap), [commit.id]
-                )
+                unpack_and_check(quarantine.store, repo, stream.read, Limits(path_bytes=cap), [commit.id])
             else:
                 with pytest.raises(PackRejected, match="23 bytes long, over the cap of 22"):
-                    unpack_and_check(
-                        quarantine.store, repo, stream.read, stream.read, Limits(path_bytes=cap), [commit.id]
-                    )
+                    unpack_and_check(quarantine.store, repo, stream.read, Limits(path_bytes=cap), [commit.id])
         finally:
             quarantine.discard()
