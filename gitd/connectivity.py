@@ -43,13 +43,16 @@ def check_shape(links: Links, limits: Limits) -> None:
     count = len(shapes)
     if not count:
         return
-    subs = memoryview(shapes.subtree_shas)
-    names = memoryview(shapes.shas)
-    number = {names[i * 20 : i * 20 + 20].tobytes(): i for i in range(count)}
     # Each subtree entry as the number of a tree of the pack, or -1 for a tree the repository had
-    # (measured when it arrived: it counts as a leaf here).
-    child = array("i", [number.get(subs[k * 20 : k * 20 + 20].tobytes(), -1) for k in range(len(subs) // 20)])
-    del number
+    # (measured when it arrived: it counts as a leaf here). Found through the pack's own sha -> place
+    # map and a place -> tree array, not a second map of tree shas.
+    tree_of = array("i", [-1]) * len(links.kinds)
+    for tree, place in enumerate(shapes.places):
+        tree_of[place] = tree
+    present, subs = links.present, bytes(shapes.subtree_shas)
+    places = map(present.get, (subs[k : k + 20] for k in range(0, len(subs), 20)))
+    child = array("i", (-1 if place is None else tree_of[place] for place in places))
+    del tree_of
     depth = array("I", bytes(4 * count))  # 0 until measured
     path = array("I", bytes(4 * count))
     for root in range(count):

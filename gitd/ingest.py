@@ -116,6 +116,7 @@ def ingest_frames(
             raise PackRejected("pack ends before its checksum")
         links = indexer.links
         indexer.release()
+        _trim_heap()  # the cache's memory back to the system before the index and the checks
         with os.fdopen(os.dup(fd), "r+b") as f:
             extra: list[tuple[bytes, int, int]] = []
             ext_refs = {sha for sha in indexer.external if sha not in links.present}
@@ -232,7 +233,7 @@ class _Indexer:
         links.kinds[place] = kind
         links.missing.discard(sha)
         if kind != BLOB:
-            self._check(sha, kind, data)
+            self._check(sha, place, kind, data)
         self._keep(place, kind, data)
         return sha
 
@@ -321,10 +322,10 @@ class _Indexer:
 
     # --- checks ------------------------------------------------------------------------------------
 
-    def _check(self, sha: bytes, kind: int, body: bytes) -> None:
+    def _check(self, sha: bytes, place: int, kind: int, body: bytes) -> None:
         try:
             if kind == TREE:
-                self._record_tree(sha, body)
+                self._record_tree(sha, place, body)
             elif kind == COMMIT:
                 commit = check_commit(body)
                 self._refer(bytes.fromhex(commit.tree.decode()))
@@ -335,19 +336,19 @@ class _Indexer:
         except (TreeRejected, ObjectRejected) as e:
             raise PackRejected(f"object {sha.hex()} rejected: {e}") from None
 
-    def _record_tree(self, sha: bytes, body: bytes) -> None:
+    def _record_tree(self, sha: bytes, place: int, body: bytes) -> None:
         # Column-wise, in C (map, compress, filterfalse): a push holds hundreds of thousands of entries.
         raw_modes, names, shas = check_tree_columns(body)
         present = self.links.present
         if b"40000" not in raw_modes and b"160000" not in raw_modes:
             # Files only (the common case): no subtrees to remember, every entry a possible reference.
-            self.links.trees.add(sha, max(map(len, names), default=0), b"", ())
+            self.links.trees.add(sha, place, max(map(len, names), default=0), b"", ())
         else:
             is_tree = list(map(b"40000".__eq__, raw_modes))
             is_file = list(map(_FILE_MODES.__contains__, raw_modes))
             longest = max(map(len, compress(names, is_file)), default=0)
             subtrees = b"".join(compress(shas, is_tree))
-            self.links.trees.add(sha, longest, subtrees, map(len, compress(names, is_tree)))
+            self.links.trees.add(sha, place, longest, subtrees, map(len, compress(names, is_tree)))
             # A submodule's commit lives in another repository: not this push's to deliver.
             shas = compress(shas, map(b"160000".__ne__, raw_modes))
         # Most entries name objects the pack already delivered, or one another tree named already.
@@ -385,8 +386,9 @@ def _install(store: DiskObjectStore, path: Path, indexer: _Indexer, extra: list,
     present = indexer.links.present
     offsets, crcs = indexer.offsets, indexer.crcs
     names = sorted(present)
-    where = array("Q", [offsets[present[n]] for n in names])
-    checks = array("I", [crcs[present[n]] for n in names])
+    # From iterators, not lists: a list of Python ints per object would be the push's peak of memory.
+    where = array("Q", map(offsets.__getitem__, map(present.__getitem__, names)))
+    checks = array("I", map(crcs.__getitem__, map(present.__getitem__, names)))
     if extra:
         rows = sorted([*zip(names, where, checks, strict=True), *extra])
         names = [row[0] for row in rows]

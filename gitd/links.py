@@ -18,6 +18,7 @@ class TreeShapes:
 
     def __init__(self) -> None:
         self.shas = bytearray()  # 20 bytes a tree
+        self.places = array("I")  # by tree: its place in the pack
         self.longest = array("I")  # by tree: its longest file (not subtree) name
         self.starts = array("I")  # by tree: where its subtrees start in the two arrays below
         self.subtree_shas = bytearray()  # 20 bytes a subtree entry
@@ -26,8 +27,9 @@ class TreeShapes:
     def __len__(self) -> int:
         return len(self.longest)
 
-    def add(self, sha: bytes, longest: int, subtree_shas: bytes, name_lengths) -> None:
+    def add(self, sha: bytes, place: int, longest: int, subtree_shas: bytes, name_lengths) -> None:
         self.shas += sha
+        self.places.append(place)
         self.longest.append(longest)
         self.starts.append(len(self.name_lengths))
         if subtree_shas:

@@ -28,7 +28,7 @@ from fleetgate.gitd.ingest import (
     ingest_frames,
     ingest_pack,
 )
-from fleetgate.gitd.pack_index import index_v2
+from fleetgate.gitd.pack_index import write_index_v2
 from fleetgate.gitd.pack_stream import receive
 from fleetgate.gitd.quarantine import Quarantine
 from fleetgate.gitd.unpack import unpack_and_check
@@ -317,13 +317,12 @@ def test_the_index_is_git_s_version_2_even_past_2_gib(tmp_path: Path) -> None:
     from array import array
 
     rng = random.Random(7)
-    rows = sorted((rng.randbytes(20), rng.randrange(1 << 34), rng.randrange(1 << 32)) for _ in range(300))
-    ours = index_v2(
-        [r[0] for r in rows], array("Q", [r[1] for r in rows]), array("I", [r[2] for r in rows]), b"P" * 20
-    )
-    theirs = io.BytesIO()
+    rows = sorted((rng.randbytes(20), rng.randrange(1 << 34), rng.randrange(1 << 32)) for _ in range(5000))
+    ours, theirs = io.BytesIO(), io.BytesIO()
+    names = [r[0] for r in rows]
+    write_index_v2(ours, names, array("Q", [r[1] for r in rows]), array("I", [r[2] for r in rows]), b"P" * 20)
     write_pack_index_v2(theirs, rows, b"P" * 20)
-    assert ours == theirs.getvalue()
+    assert ours.getvalue() == theirs.getvalue()
 
 
 def _varint(n: int) -> bytes:
