@@ -102,17 +102,15 @@ def database(database_url: str) -> Iterator[Database]:
         db.dispose()
 
 
-_INTEGRATION = Path(__file__).parent / "integration"
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Under xdist, each integration package runs on one worker, whole: its test servers and device
+    daemons have fixed numbers and addresses. Everything else is spread by module (`loadscope`)."""
+    from xdist.scheduler import LoadScopeScheduling
 
+    class ByPackage(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            parts = module.split("/")
+            return "/".join(parts[:3]) if parts[:2] == ["tests", "integration"] and len(parts) > 3 else module
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Keep what shares parts on one xdist worker (`--dist loadgroup`): each integration package (its
-    test servers and device daemons have fixed numbers and addresses) and each integration module."""
-    for item in items:
-        path = Path(item.path)
-        if _INTEGRATION not in path.parents:
-            continue
-        inside = path.relative_to(_INTEGRATION).parts
-        group = inside[0] if len(inside) > 1 else path.stem
-        item.add_marker(pytest.mark.xdist_group(group))
+    return ByPackage(config, log)

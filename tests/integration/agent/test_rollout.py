@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 from .conftest import Fleet, metrics, wait_running
 from .devices import until
@@ -44,11 +45,15 @@ def test_a_push_reaches_every_agent_within_seconds_and_they_long_poll(fleet: Fle
     assert requests(after) - requests(before) <= 2, (before, after)
     assert after["waiting"] == 2
 
-    pushed = time.monotonic()
     second = fleet.push()
-    built = time.monotonic()
-    took = wait_running([one, two], second, timeout=30)
-    assert took < 5, f"agents ran the release {took:.1f}s after it finished (push took {built - pushed:.1f}s)"
+    wait_running([one, two], second, timeout=30)
+    # From the moment the release finished (the gateway's clock) to each new container's start (the
+    # device daemon's clock; one machine): the download of one small layer and a container swap.
+    done = datetime.fromisoformat(fleet.releases()[0]["finished"]).replace(tzinfo=UTC).timestamp()
+    for device in (one, two):
+        started = device.dockerd.cli("inspect", "-f", "{{.State.StartedAt}}", f"main_{second[:12]}").stdout
+        lag = datetime.fromisoformat(started.strip()[:26]).replace(tzinfo=UTC).timestamp() - done
+        assert 0 < lag < 3, f"{device.state_dir.name} ran the release {lag:.2f}s after it finished"
     assert one.exec(f"main_{second[:12]}", "cat", "/data/starts").split()[0::2] == ["1", "2"]  # volume kept
     # The old release's image is gone from the device; only the running one is left.
     image = fleet.gw.cli("release", "show", second, "--json")
