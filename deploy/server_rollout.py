@@ -134,15 +134,18 @@ def ensure_proxy(conn: Connection, plan: Plan, say: Say) -> Route:
     return want
 
 
-def switch(conn: Connection, route: Route, name: str, release: str, plan: Plan, say: Say) -> Route:
-    """Put container `name` behind the route once HAProxy's health check passes; drain the old slot."""
+def _wait_healthy(
+    conn: Connection, route: Route, slot: str, address: str, name: str, plan: Plan, say: Say
+) -> None:
+    """Wait until HAProxy's check of `slot` passes; a HostError (slot back in maint) when it never does."""
     assert plan.web is not None
-    address = published_address(conn, name, plan.web.port)
-    idle, old = route.idle, (route.live if route.live and route.slot(route.live) else None)
-    conn.run(proxy.set_slot(route, idle, address, "drain"))
     deadline = time.monotonic() + plan.options.health_timeout
     checked = 0.0
-    while not (stat := stats(conn, route).get(idle)) or not stat.healthy:
+    while not (stat := stats(conn, route).get(slot)) or not stat.healthy:
+        if stat is not None and stat.status.startswith("MAINT"):
+            # Another fleet's rollout reloaded the proxy, whose config still has this slot empty:
+            # the runtime change went with the old worker. Make it again.
+            conn.run(proxy.set_slot(route, slot, address, "drain"))
         if time.monotonic() - checked > 1:
             checked = time.monotonic()
             status, health = container_state(conn, name)
@@ -153,17 +156,36 @@ def switch(conn: Connection, route: Route, name: str, release: str, plan: Plan, 
             limit = plan.options.health_timeout
             problem = f"did not answer GET {plan.web.health_path} with 200 within {limit:.0f}s"
         if problem:
-            conn.call(proxy.set_states(route, {idle: "maint"}))
+            conn.call(proxy.set_states(route, {slot: "maint"}))
             show_logs(conn, name, plan.options.log_lines, say)
             raise HostError(f"container {name} {problem} (last check: {stat.check if stat else 'none'})")
         time.sleep(0.2)
-    say(f"{name} is healthy; switching the proxy to it")
-    conn.run(proxy.set_states(route, {idle: "ready", **({old: "drain"} if old else {})}))
-    say(f"proxy switched to {name}")
+
+
+def switch(conn: Connection, route: Route, name: str, release: str, plan: Plan, say: Say) -> Route:
+    """Put container `name` behind the route once HAProxy's health check passes; drain the old slot."""
+    assert plan.web is not None
+    address = published_address(conn, name, plan.web.port)
+    idle, old = route.idle, (route.live if route.live and route.slot(route.live) else None)
+    conn.run(proxy.set_slot(route, idle, address, "drain"))
     new = replace(route.with_slot(idle, Slot(name, release, address)), live=idle)
-    try:  # the new container serves now: what follows failing is a warning (the config catches up next time)
+    while True:
+        _wait_healthy(conn, route, idle, address, name, plan, say)
+        # The switch and the config that records it under the proxy lock, and only if the check still
+        # passes there: a reload by another fleet's rollout (which takes the lock) would otherwise
+        # start a worker from the old config and undo the switch.
         with _proxy_lock(conn):
-            _save_route(conn, new, plan)
+            if (stat := stats(conn, route).get(idle)) is None or not stat.healthy:
+                continue  # reloaded since the check passed: wait for it again
+            say(f"{name} is healthy; switching the proxy to it")
+            conn.run(proxy.set_states(route, {idle: "ready", **({old: "drain"} if old else {})}))
+            say(f"proxy switched to {name}")
+            try:  # the new container serves now: a failure to record it is a warning (caught up next time)
+                _save_route(conn, new, plan)
+            except (SSHError, HostError) as error:
+                say(f"warning: after the switch: {error}")
+            break
+    try:
         if old:
             until = time.monotonic() + plan.options.drain_timeout
             while (stat := stats(conn, route).get(old)) and stat.sessions > 0 and time.monotonic() < until:

@@ -103,14 +103,16 @@ def database(database_url: str) -> Iterator[Database]:
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
-    """Under xdist, each integration package runs on one worker, whole: its test servers and device
-    daemons have fixed numbers and addresses. Everything else is spread by module (`loadscope`)."""
+    """Under xdist, the integration packages (real dockerds, test servers, agents, gateways that build)
+    run on one worker, one after the other, as they were written to; every other module is a unit of
+    its own and spreads over the other workers (`loadscope`)."""
     from xdist.scheduler import LoadScopeScheduling
 
-    class ByPackage(LoadScopeScheduling):
+    class PackagesTogether(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::", 1)[0]
             parts = module.split("/")
-            return "/".join(parts[:3]) if parts[:2] == ["tests", "integration"] and len(parts) > 3 else module
+            in_package = parts[:2] == ["tests", "integration"] and len(parts) > 3
+            return "tests/integration/*/" if in_package else module
 
-    return ByPackage(config, log)
+    return PackagesTogether(config, log)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import threading
 import time
 from dataclasses import replace
 
@@ -204,3 +207,46 @@ def test_new_fleet_reloads_the_proxy_without_failing_other_fleets_requests(serve
     assert failed == [], failed[:5]
     assert {o.body for o in outcomes} == {"release one\n"}
     assert all(get(server, newcomer) == (200, "release two\n") for server in servers)
+
+
+def test_a_reload_by_another_fleet_during_a_switch_loses_nothing(servers, images):
+    # Regression: a reload of the shared proxy (another fleet's new route) while this fleet's new
+    # container waited for its health check in the idle slot started a worker from the config, where
+    # that slot was empty: the check never passed and the rollout failed for another fleet's sake.
+    slug = "alice/reloaded"
+    assert run(release(slug, "one", images["one"]), [servers[0]])[0].ok
+    backend = f"fg_{fleet_key(slug)}"
+
+    def idle_slot_in_use() -> bool:
+        """Release two's container went into slot b (release one serves from a), checked or not yet."""
+        shown = (
+            servers[0]
+            .dockerd.cli(
+                "exec",
+                "fleetgate-proxy",
+                "sh",
+                "-c",
+                "echo 'show stat' | socat stdio unix-connect:/run/haproxy/admin.sock",
+            )
+            .stdout
+        )
+        rows = csv.DictReader(io.StringIO(shown.lstrip("# ")))
+        return any(
+            r["pxname"] == backend and r["svname"] == "b" and not r["status"].startswith("MAINT")
+            for r in rows
+        )
+
+    result: list = []
+    rollout_thread = threading.Thread(
+        target=lambda: result.append(run(release(slug, "two", images["two"]), [servers[0]]))
+    )
+    rollout_thread.start()
+    deadline = time.monotonic() + 60
+    while not idle_slot_in_use():
+        assert time.monotonic() < deadline and rollout_thread.is_alive(), "the new slot never went to drain"
+        time.sleep(0.05)
+    servers[0].dockerd.cli("kill", "--signal", "USR2", "fleetgate-proxy")  # what another fleet's route does
+    rollout_thread.join(60)
+    outcome, lines = result[0]
+    assert outcome.ok, (outcome.reason, lines)
+    assert get(servers[0], slug) == (200, "release two\n")
