@@ -99,6 +99,30 @@ def tree_rss_anon_kib(root: int) -> int:
     return sum(rss_anon_kib(pid) for pid in process_tree(root))
 
 
+def _role(pid: int) -> str:
+    """A short name for a process of a server's tree, from its command line."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "gone"
+    line = b" ".join(argv).decode(errors="replace")
+    for needle, role in (("pack_stream", "pack stream"), ("spawn_main", "unpack worker"),
+                         ("resource_tracker", "resource tracker"), ("receive-pack", "receive-pack"),
+                         ("index-pack", "index-pack"), ("sshd", "sshd")):  # fmt: skip
+        if needle in line:
+            return role
+    return "main" if pid else "?"
+
+
+def tree_breakdown_kib(root: int) -> dict[str, int]:
+    """RssAnon by process role (summed when several share one), for where a peak's memory is."""
+    roles: dict[str, int] = {}
+    for pid in process_tree(root):
+        role = "main" if pid == root else _role(pid)
+        roles[role] = roles.get(role, 0) + rss_anon_kib(pid)
+    return roles
+
+
 class MemorySampler:
     """Samples the summed RssAnon of a process tree every `interval` seconds; keeps the peak."""
 
@@ -106,6 +130,7 @@ class MemorySampler:
         self.root = root
         self.interval = interval
         self.peak_kib = 0
+        self.peak_roles: dict[str, int] = {}
         self.samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -121,8 +146,15 @@ class MemorySampler:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
-            self.peak_kib = max(self.peak_kib, tree_rss_anon_kib(self.root))
+            roles = tree_breakdown_kib(self.root)
+            if sum(roles.values()) > self.peak_kib:
+                self.peak_kib, self.peak_roles = sum(roles.values()), roles
             self.samples += 1
+
+    @property
+    def breakdown(self) -> str:
+        """The peak by process role: `main 90.1 MB, unpack worker 120.3 MB, ...`."""
+        return ", ".join(f"{role} {kib / 1024:.1f} MB" for role, kib in sorted(self.peak_roles.items()))
 
     @property
     def peak_mb(self) -> float:

@@ -747,7 +747,7 @@ class Bench:
                 seconds = self.client.push(server, huge.path, "master", name)
             self.figures.huge[server.label] = seconds
             self.figures.memory[f"{server.label}-300"] = mem.peak_mb
-            say(f"  {server.label:9} {seconds:6.2f} s  peak RssAnon {mem.peak_mb:6.1f} MB")
+            say(f"  {server.label:9} {seconds:6.2f} s  peak RssAnon {mem.peak_mb:6.1f} MB ({mem.breakdown})")
 
 
 def say(text: str) -> None:
