@@ -42,12 +42,12 @@ from .pack_stream import (
     OBJECT_HEADERS,
     OFS_DELTA,
     READ_CHUNK,
-    REF_DELTA,
     TAG,
     TREE,
     Frame,
     PackRejected,
     PackStream,
+    object_header,
 )
 
 __all__ = ["BLOB", "COMMIT", "TREE", "IngestedPack", "PackRejected", "ingest_frames", "ingest_pack"]
@@ -278,30 +278,9 @@ class _Indexer:
 
     def _read_at(self, offset: int) -> tuple[int, int | bytes | None, bytes]:
         """Re-read an object already checked by the stream pass: its pack type, base and payload."""
-        head = os.pread(self.fd, _HEADER_MAX, offset)
-        byte = head[0]
-        pos = 1
-        kind = (byte >> 4) & 7
-        size = byte & 0x0F
-        shift = 4
-        while byte & 0x80:
-            byte = head[pos]
-            pos += 1
-            size |= (byte & 0x7F) << shift
-            shift += 7
-        base: int | bytes | None = None
+        kind, size, base, pos = object_header(os.pread(self.fd, _HEADER_MAX, offset), 0)
         if kind == OFS_DELTA:
-            byte = head[pos]
-            pos += 1
-            distance = byte & 0x7F
-            while byte & 0x80:
-                byte = head[pos]
-                pos += 1
-                distance = ((distance + 1) << 7) | (byte & 0x7F)
-            base = self._place_at(offset - distance)
-        elif kind == REF_DELTA:
-            base = head[pos : pos + 20]
-            pos += 20
+            base = self._place_at(offset - base)
         d = zlib.decompressobj()
         chunks = []
         at = offset + pos

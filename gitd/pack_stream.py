@@ -72,6 +72,44 @@ def delta_result_size(delta: bytes) -> int:
     return varint(delta, pos)[0]
 
 
+def object_header(buf: bytes, pos: int) -> tuple[int, int, Any, int]:
+    """The object header at `pos`: (kind, size, base, end), base being an ofs-delta's distance back,
+    a ref-delta's base sha or None. PackRejected when it is cut short, corrupt or of an unknown type."""
+    if pos >= len(buf):
+        raise PackRejected("pack ends before its last object")
+    byte = buf[pos]
+    pos += 1
+    kind, size, shift = (byte >> 4) & 7, byte & 0x0F, 4
+    while byte & 0x80:
+        if pos >= len(buf) or shift > 60:
+            raise PackRejected("corrupt object header in pack")
+        byte = buf[pos]
+        pos += 1
+        size |= (byte & 0x7F) << shift
+        shift += 7
+    base: Any = None
+    if kind == OFS_DELTA:
+        if pos >= len(buf):
+            raise PackRejected("corrupt delta header in pack")
+        byte = buf[pos]
+        pos += 1
+        base = byte & 0x7F
+        while byte & 0x80:
+            if pos >= len(buf) or base > 1 << 64:
+                raise PackRejected("corrupt delta header in pack")
+            byte = buf[pos]
+            pos += 1
+            base = ((base + 1) << 7) | (byte & 0x7F)
+    elif kind == REF_DELTA:
+        base = buf[pos : pos + 20]
+        pos += 20
+        if len(base) != 20:
+            raise PackRejected("pack ends inside a delta header")
+    elif kind not in TYPE_NAMES:
+        raise PackRejected(f"pack holds an object of unknown type {kind}")
+    return kind, size, base, pos
+
+
 class PackStream:
     """One pass over a pack stream: copy it to `out`, inflate and hash each object, check the caps."""
 
@@ -150,50 +188,19 @@ class PackStream:
         return i if i < len(self.offsets) and self.offsets[i] == offset else -1
 
     def _header(self) -> tuple[int, int, Any]:
-        """Parse an object header at the read position: (kind, size, base); the caps checked."""
+        """Parse an object header at the read position: (kind, size, base place or sha); caps checked."""
         self._fill(_HEADER_MAX)
-        buf, pos = self.buf, self.pos
-        if pos >= len(buf):
-            raise PackRejected("pack ends before its last object")
-        byte = buf[pos]
-        pos += 1
-        kind, size, shift = (byte >> 4) & 7, byte & 0x0F, 4
-        while byte & 0x80:
-            if pos >= len(buf) or shift > 60:
-                raise PackRejected("corrupt object header in pack")
-            byte = buf[pos]
-            pos += 1
-            size |= (byte & 0x7F) << shift
-            shift += 7
+        kind, size, base, end = object_header(self.buf, self.pos)
         if size > self.object_bytes:
             raise PackRejected(
                 f"pack holds an object of {size} bytes, over the cap of {self.object_bytes} bytes"
             )
-        base: Any = None
         if kind == OFS_DELTA:
-            if pos >= len(buf):
-                raise PackRejected("corrupt delta header in pack")
-            byte = buf[pos]
-            pos += 1
-            distance = byte & 0x7F
-            while byte & 0x80:
-                if pos >= len(buf) or distance > 1 << 64:
-                    raise PackRejected("corrupt delta header in pack")
-                byte = buf[pos]
-                pos += 1
-                distance = ((distance + 1) << 7) | (byte & 0x7F)
             offset = self.base + self.pos
-            base = self._place_at(offset - distance) if distance else -1
+            base = self._place_at(offset - base) if base else -1
             if base < 0:
                 raise PackRejected(f"delta at offset {offset} names no object as its base")
-        elif kind == REF_DELTA:
-            base = buf[pos : pos + 20]
-            pos += 20
-            if len(base) != 20:
-                raise PackRejected("pack ends inside a delta header")
-        elif kind not in TYPE_NAMES:
-            raise PackRejected(f"pack holds an object of unknown type {kind}")
-        self.pos = pos
+        self.pos = end
         return kind, size, base
 
     def frames(self) -> Iterator[Frame]:
