@@ -189,13 +189,19 @@ def report(session: Session, device_id: int, state: StateReport) -> None:
     session.flush()
 
 
-def get_device(session: Session, uuid: str) -> Device:
-    """The device with this uuid (or a unique prefix of at least 7 characters), or a DeviceError."""
-    uuid = uuid.lower()
+def uuid_prefix(text: str) -> str:
+    """`text` as a device uuid or uuid prefix (lower case), or a DeviceError saying what one looks like."""
+    uuid = text.lower()
     if len(uuid) < UUID_PREFIX or not all(c in "0123456789abcdef" for c in uuid):
         raise DeviceError(
             f"{uuid[:80]!r} is not a device uuid; name a device by at least 7 leading hex digits"
         )
+    return uuid
+
+
+def get_device(session: Session, uuid: str) -> Device:
+    """The device with this uuid (or a unique prefix of at least 7 characters), or a DeviceError."""
+    uuid = uuid_prefix(uuid)
     found = session.execute(_query().where(models.Device.uuid.startswith(uuid)).limit(2)).all()
     if not found:
         raise DeviceError(f"no device {uuid}; see: fleetgate device list OWNER/NAME")

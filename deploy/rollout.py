@@ -142,11 +142,13 @@ def _plan(release: RolloutRelease, server: ServerTarget, options: RolloutOptions
             certificate = release.tls_cert.read_bytes().rstrip() + b"\n" + release.tls_key.read_bytes()
         except OSError as error:
             raise RolloutError(f"cannot read the TLS files of {release.fleet_slug}: {error}") from None
+    # Every host's env files are made here, before any host changes: a value found bad on the third
+    # host would leave the canary serving a release the push then rejects.
+    env_files = {}
     for name, body in services.items():
-        # Every value must fit its host's env file before any host changes: found on the third host,
-        # a bad value would leave the canary serving a release the push then rejects.
+        container = cmd.container_name(release.fleet_slug, name, release.release_hash)
         try:
-            cmd.env_file(name, environment_of(body, release.environment.get(name, {})))
+            env_files[name] = cmd.env_file(container, environment_of(body, release.environment.get(name, {})))
         except cmd.CommandError as error:
             raise cmd.CommandError(f"service {name}: {error}") from None
     return Plan(
@@ -154,7 +156,7 @@ def _plan(release: RolloutRelease, server: ServerTarget, options: RolloutOptions
         release.release_hash,
         release.release_name,
         services,
-        release.environment,
+        env_files,
         web_service(services),
         release.registry,
         release.proxy_host,

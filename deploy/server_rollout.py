@@ -38,7 +38,7 @@ class Plan:
     release_hash: str
     release_name: str
     services: Mapping[str, Mapping[str, Any]]
-    environment: Mapping[str, Mapping[str, str]]
+    env_files: Mapping[str, cmd.Command]  # by service: the command writing its container's environment
     web: WebService | None
     registry: tuple[str, str, str] | None
     proxy_host: str | None
@@ -222,8 +222,7 @@ def _start(
         if service in existing:
             say(f"{service}: starting the retained container {name}")
         else:
-            env = container_spec.environment_of(body, plan.environment.get(service, {}))
-            conn.run(cmd.env_file(name, env))
+            conn.run(plan.env_files[service])
             create = container_spec.create(
                 plan.slug,
                 plan.release_hash,

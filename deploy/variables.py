@@ -17,9 +17,7 @@ from sqlalchemy.orm import Session
 from fleetgate import fleets, models
 from fleetgate.models import utcnow
 
-from . import changes
-
-UUID_PREFIX = 7  # as `fleetgate device` commands: the shortest prefix that names a device
+from . import changes, devices
 
 KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
 SERVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
@@ -103,11 +101,10 @@ def check_device(session: Session, fleet_id: int, device_uuid: str | None) -> st
     """The full uuid of the fleet's registered (not removed) device named by `device_uuid` or a prefix."""
     if device_uuid is None:
         return None
-    wanted = device_uuid.lower()
-    if len(wanted) < UUID_PREFIX or not all(c in "0123456789abcdef" for c in wanted):
-        raise VariableError(
-            f"{device_uuid[:80]!r} is not a device uuid; name a device by at least 7 leading hex digits"
-        )
+    try:
+        wanted = devices.uuid_prefix(device_uuid)
+    except devices.DeviceError as error:
+        raise VariableError(str(error)) from None
     found = session.scalars(
         select(models.Device.uuid)
         .where(

@@ -52,6 +52,11 @@ class PackRejected(ValueError):
 CORRUPTION = (zlib.error, struct.error, EOFError, IndexError, ValueError, KeyError)
 
 
+def corrupt(error: Exception) -> PackRejected:
+    """The pusher's line for a pack that broke the parsing or the inflating."""
+    return PackRejected(f"pack is corrupt ({type(error).__name__}: {error}); push again")
+
+
 def varint(data: bytes, pos: int) -> tuple[int, int]:
     """A delta header's size varint at `pos`: (value, position after it)."""
     size = shift = 0
@@ -127,7 +132,6 @@ class PackStream:
         self.crc = 0  # of the current object's bytes before crc_mark
         self.crc_mark = 0
         self.offsets = array("Q")  # by place: where the object starts in the pack
-        self.trailer = b""
 
     def _fill(self, need: int) -> bool:
         """Have at least `need` unread bytes in the buffer; False at the end of the stream."""
@@ -244,15 +248,15 @@ class PackStream:
                 batch = []
         if not self._fill(20):
             raise PackRejected("pack ends before its checksum")
-        self.trailer = self.buf[self.pos : self.pos + 20]
+        trailer = self.buf[self.pos : self.pos + 20]
         self._spill()
-        if self.trailer != self.pack_hash.digest():
+        if trailer != self.pack_hash.digest():
             raise PackRejected("pack checksum mismatch: the pack was corrupted in transit")
-        self.out.write(self.trailer)
+        self.out.write(trailer)
         if batch:
             yield self._flushed(batch)
         self.out.flush()
-        yield ("end", self.trailer)
+        yield ("end", trailer)
 
     def _flushed(self, batch: list[Record]) -> Frame:
         self._spill()
@@ -293,12 +297,10 @@ def main(argv: list[str]) -> int:
     _die_with_parent()
     fifo, path, pack_bytes, object_bytes, object_count = argv
     out_fd = sys.stdout.fileno()
-    try:
+    with contextlib.suppress(OSError):
         import fcntl
 
         fcntl.fcntl(out_fd, F_SETPIPE_SZ, 1 << 20)  # fewer wake-ups of the resolver per batch
-    except OSError:
-        pass
     try:
         with open(fifo, "rb", buffering=0) as source, open(path, "r+b", buffering=READ_CHUNK) as out:
             stream = PackStream(source.read, out, int(pack_bytes), int(object_bytes), int(object_count))
@@ -307,7 +309,7 @@ def main(argv: list[str]) -> int:
     except PackRejected as e:
         send(out_fd, ("error", str(e)))
     except CORRUPTION as e:
-        send(out_fd, ("error", f"pack is corrupt ({type(e).__name__}: {e}); push again"))
+        send(out_fd, ("error", str(corrupt(e))))
     except BrokenPipeError:
         return 1  # the resolver gave up (a verdict came early)
     return 0

@@ -77,6 +77,17 @@ def pack_header(header: bytes) -> int:
     return struct.unpack(">I", header[8:])[0]
 
 
+def start_pack_stream(fifo: str, path: str, limits: Limits) -> subprocess.Popen[bytes]:
+    """The pack stream as a process of its own: `fifo` in, the pack to `path`, frames on its stdout."""
+    caps = [str(limits.pack_bytes), str(limits.object_bytes), str(limits.object_count)]
+    # -P: the gateway's working directory may be a checkout whose folders would shadow the package.
+    return subprocess.Popen(
+        [sys.executable, "-P", "-m", "fleetgate.gitd.pack_stream", fifo, path, *caps],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+    )
+
+
 def unpack_from_fifo(
     fifo: str, quarantine_dir: str, objects_dir: str, limits: Limits, tips: Sequence[bytes]
 ) -> str | None:
@@ -88,13 +99,7 @@ def unpack_from_fifo(
     quarantine = DiskObjectStore(quarantine_dir)
     fd, path = tempfile.mkstemp(dir=quarantine.pack_dir, prefix="tmp_pack_")
     os.close(fd)
-    argv = [str(limits.pack_bytes), str(limits.object_bytes), str(limits.object_count)]
-    # -P: the gateway's working directory may be a checkout whose folders would shadow the package.
-    reader = subprocess.Popen(
-        [sys.executable, "-P", "-m", "fleetgate.gitd.pack_stream", fifo, path, *argv],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-    )
+    reader = start_pack_stream(fifo, path, limits)
     try:
         assert reader.stdout is not None
         with reader.stdout as frames:
