@@ -44,14 +44,13 @@ def check_shape(links: Links, limits: Limits) -> None:
     if not count:
         return
     # Each subtree entry as the number of a tree of the pack, or -1 for a tree the repository had
-    # (measured when it arrived: it counts as a leaf here). Found through the pack's own sha -> place
-    # map and a place -> tree array, not a second map of tree shas.
+    # (measured when it arrived: it counts as a leaf here), through a place -> tree array. A pending
+    # target ~n reads as the index -1-n: the n-th from the end, where the tree of pending n goes.
     tree_of = array("i", [-1]) * len(links.kinds)
     for tree, place in enumerate(shapes.places):
         tree_of[place] = tree
-    present, subs = links.present, bytes(shapes.subtree_shas)
-    places = map(present.get, (subs[k : k + 20] for k in range(0, len(subs), 20)))
-    child = array("i", (-1 if place is None else tree_of[place] for place in places))
+    tree_of.extend(tree_of[place] if place >= 0 else -1 for place in reversed(shapes.pending_places))
+    child = array("i", map(tree_of.__getitem__, shapes.targets))
     del tree_of
     depth = array("I", bytes(4 * count))  # 0 until measured
     path = array("I", bytes(4 * count))

@@ -47,6 +47,7 @@ from .pack_stream import (
     Frame,
     PackRejected,
     PackStream,
+    corrupt,
     object_header,
 )
 
@@ -97,38 +98,33 @@ def ingest_frames(
 
     Completes a thin pack from the repository (the quarantine's alternate) before naming it.
     """
-    fd = os.open(path, os.O_RDWR)
-    try:
-        indexer = _Indexer(fd, quarantine, cache_bytes)
-        trailer = b""
+    with open(path, "r+b") as f:
+        indexer = _Indexer(f.fileno(), quarantine, cache_bytes)
         try:
             for kind, body in frames:
                 if kind == "end":
                     trailer = body
                     break
                 indexer.add(body)
+            else:
+                raise PackRejected("pack ends before its checksum")
             indexer.finish()
         except PackRejected:
-            raise
+            raise  # a ValueError, but already the pusher's line
         except _CORRUPTION as e:
-            raise PackRejected(f"pack is corrupt ({type(e).__name__}: {e}); push again") from None
-        if not trailer:
-            raise PackRejected("pack ends before its checksum")
+            raise corrupt(e) from None
         links = indexer.links
         indexer.release()
         _trim_heap()  # the cache's memory back to the system before the index and the checks
-        with os.fdopen(os.dup(fd), "r+b") as f:
-            extra: list[tuple[bytes, int, int]] = []
-            ext_refs = {sha for sha in indexer.external if sha not in links.present}
-            if ext_refs:
-                # A thin pack: append the bases it left out so that the pack stands on its own.
-                trailer, extra = extend_pack(
-                    f, ext_refs, get_raw=quarantine.get_raw, object_format=quarantine.object_format
-                )
-            f.flush()
-            os.fsync(f.fileno())
-    finally:
-        os.close(fd)
+        extra: list[tuple[bytes, int, int]] = []
+        ext_refs = {sha for sha in indexer.external if sha not in links.present}
+        if ext_refs:
+            # A thin pack: append the bases it left out so that the pack stands on its own.
+            trailer, extra = extend_pack(
+                f, ext_refs, get_raw=quarantine.get_raw, object_format=quarantine.object_format
+            )
+        f.flush()
+        os.fsync(f.fileno())
     final = _install(quarantine, path, indexer, extra, trailer)
     return IngestedPack(pack_path=final, object_count=len(indexer.offsets) + len(extra), links=links)
 
@@ -232,6 +228,8 @@ class _Indexer:
         links.present[sha] = place
         links.kinds[place] = kind
         links.missing.discard(sha)
+        if links.trees.pending:
+            links.trees.arrived(sha, place)
         if kind != BLOB:
             self._check(sha, place, kind, data)
         self._keep(place, kind, data)
@@ -321,13 +319,14 @@ class _Indexer:
         present = self.links.present
         if b"40000" not in raw_modes and b"160000" not in raw_modes:
             # Files only (the common case): no subtrees to remember, every entry a possible reference.
-            self.links.trees.add(sha, place, max(map(len, names), default=0), b"", ())
+            self.links.trees.add(sha, place, max(map(len, names), default=0), [], (), present)
         else:
             is_tree = list(map(b"40000".__eq__, raw_modes))
             is_file = list(map(_FILE_MODES.__contains__, raw_modes))
             longest = max(map(len, compress(names, is_file)), default=0)
-            subtrees = b"".join(compress(shas, is_tree))
-            self.links.trees.add(sha, place, longest, subtrees, map(len, compress(names, is_tree)))
+            subtrees = list(compress(shas, is_tree))
+            name_lengths = map(len, compress(names, is_tree))
+            self.links.trees.add(sha, place, longest, subtrees, name_lengths, present)
             # A submodule's commit lives in another repository: not this push's to deliver.
             shas = compress(shas, map(b"160000".__ne__, raw_modes))
         # Most entries name objects the pack already delivered, or one another tree named already.

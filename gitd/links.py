@@ -1,43 +1,76 @@
 """What a pushed pack's objects are and point at, recorded while each object is in hand.
 
-Compact on purpose: a 300 MB push has hundreds of thousands of objects, and a Python object per
-reference would cost more memory than the pack streaming does.
+Compact on purpose: a 300 MB push has hundreds of thousands of objects and millions of tree
+entries, and a Python object (or a 20-byte sha) per reference would cost more memory than the pack
+streaming does.
 """
 
 from __future__ import annotations
 
 from array import array
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+NAME_MAX = 0xFFFF  # names are kept in unsigned shorts: a longer one counts as this (over any sane path cap)
 
 
 class TreeShapes:
-    """For each tree of the pack: its longest file name and its subtrees (sha, name length), in arrays.
+    """For each tree of the pack: its longest file name and its subtrees (target, name length), in arrays.
 
-    What the depth and path-length caps need, at a few dozen bytes a tree instead of a few hundred.
+    What the depth and path-length caps need. A subtree is kept as the place of its tree in the pack,
+    4 bytes instead of its 20-byte sha: git writes a tree before the subtrees it introduces, so one not
+    in the pack yet gets a pending number, resolved to a place when it arrives (`arrived`).
     """
 
     def __init__(self) -> None:
-        self.shas = bytearray()  # 20 bytes a tree
+        self.shas = bytearray()  # 20 bytes a tree, for the messages
         self.places = array("I")  # by tree: its place in the pack
         self.longest = array("I")  # by tree: its longest file (not subtree) name
         self.starts = array("I")  # by tree: where its subtrees start in the two arrays below
-        self.subtree_shas = bytearray()  # 20 bytes a subtree entry
-        self.name_lengths = array("I")  # by subtree entry: the length of its name
+        self.targets = array("i")  # by subtree entry: a place in the pack, or ~pending number
+        self.name_lengths = array("H")  # by subtree entry: the length of its name
+        self.pending: dict[bytes, int] = {}  # subtree sha not in the pack yet -> its pending number
+        self.pending_places = array("i")  # by pending number: the place it arrived at, or -1
 
     def __len__(self) -> int:
         return len(self.longest)
 
-    def add(self, sha: bytes, place: int, longest: int, subtree_shas: bytes, name_lengths) -> None:
+    def add(
+        self,
+        sha: bytes,
+        place: int,
+        longest: int,
+        subtrees: list[bytes],
+        name_lengths: Iterable[int],
+        present: dict[bytes, int],
+    ) -> None:
         self.shas += sha
         self.places.append(place)
         self.longest.append(longest)
         self.starts.append(len(self.name_lengths))
-        if subtree_shas:
-            self.subtree_shas += subtree_shas
-            self.name_lengths.extend(name_lengths)
+        if subtrees:
+            targets = list(map(present.get, subtrees))
+            if None in targets:
+                pairs = zip(targets, subtrees, strict=True)
+                targets = [self._pending(sha) if at is None else at for at, sha in pairs]
+            self.targets.extend(targets)
+            self.name_lengths.extend(min(n, NAME_MAX) for n in name_lengths)
+
+    def _pending(self, sha: bytes) -> int:
+        number = self.pending.get(sha)
+        if number is None:
+            number = self.pending[sha] = len(self.pending_places)
+            self.pending_places.append(-1)
+        return ~number
+
+    def arrived(self, sha: bytes, place: int) -> None:
+        """An object the pack delivered: subtree entries waiting for it now know its place."""
+        number = self.pending.pop(sha, None)
+        if number is not None:
+            self.pending_places[number] = place
 
     def subtrees(self, tree: int) -> range:
-        """The subtree entries of tree number `tree`, as positions in `subtree_shas`/`name_lengths`."""
+        """The subtree entries of tree number `tree`, as positions in `targets`/`name_lengths`."""
         end = self.starts[tree + 1] if tree + 1 < len(self.starts) else len(self.name_lengths)
         return range(self.starts[tree], end)
 

@@ -7,8 +7,6 @@ import io
 import os
 import random
 import struct
-import subprocess
-import sys
 import tempfile
 import threading
 import zlib
@@ -31,7 +29,7 @@ from fleetgate.gitd.ingest import (
 from fleetgate.gitd.pack_index import write_index_v2
 from fleetgate.gitd.pack_stream import receive
 from fleetgate.gitd.quarantine import Quarantine
-from fleetgate.gitd.unpack import unpack_and_check
+from fleetgate.gitd.unpack import start_pack_stream, unpack_and_check
 
 from fleetgate.limits import Limits
 
@@ -124,11 +122,7 @@ def _ingest_in_a_process(quarantine: Quarantine, data: bytes, limits: Limits, ca
     os.mkfifo(fifo)
     fd, path = tempfile.mkstemp(dir=quarantine.store.pack_dir, prefix="tmp_pack_")
     os.close(fd)
-    caps = [str(limits.pack_bytes), str(limits.object_bytes), str(limits.object_count)]
-    reader = subprocess.Popen(
-        [sys.executable, "-P", "-m", "fleetgate.gitd.pack_stream", str(fifo), path, *caps],
-        stdout=subprocess.PIPE,
-    )
+    reader = start_pack_stream(str(fifo), path, limits)
 
     def feed() -> None:
         with contextlib.suppress(BrokenPipeError), open(fifo, "wb", buffering=0) as w:
@@ -398,8 +392,11 @@ def test_a_tip_that_is_a_blob_is_refused(repo: Path) -> None:
         check(repo, b.pack(), [blob.id])
 
 
-def nested(depth: int, name: bytes = b"d") -> tuple[list, Commit]:
-    """A commit whose tree nests `depth` levels of directories `name` above one file."""
+def nested(depth: int, name: bytes = b"d", bottom_up: bool = False) -> tuple[list, Commit]:
+    """A commit whose tree nests `depth` levels of directories `name` above one file.
+
+    In git's order (each tree before the subtrees it introduces), or each subtree before its parent.
+    """
     blob = Blob.from_string(b"leaf\n")
     tree = Tree()
     tree.add(b"f", 0o100644, blob.id)
@@ -410,12 +407,13 @@ def nested(depth: int, name: bytes = b"d") -> tuple[list, Commit]:
         objects.append(parent)
         tree = parent
     commit = _commit_of(tree)
-    return [commit, *reversed(objects)], commit
+    return ([*objects, commit] if bottom_up else [commit, *reversed(objects)]), commit
 
 
+@pytest.mark.parametrize("bottom_up", [False, True], ids=["top-down", "bottom-up"])
 @pytest.mark.parametrize(("depth", "ok"), [(4, True), (5, False)])
-def test_the_tree_depth_cap(repo: Path, depth: int, ok: bool) -> None:
-    objects, commit = nested(depth)
+def test_the_tree_depth_cap(repo: Path, depth: int, ok: bool, bottom_up: bool) -> None:
+    objects, commit = nested(depth, bottom_up=bottom_up)
     b = PackBuilder()
     for obj in objects:
         b.whole(obj.type_num, obj.as_raw_string())
@@ -434,8 +432,10 @@ def test_the_tree_depth_cap(repo: Path, depth: int, ok: bool) -> None:
         quarantine.discard()
 
 
-def test_the_path_length_cap_counts_every_level(repo: Path) -> None:
-    objects, commit = nested(3, name=b"x" * 10)  # "x"*10 + "/" + "x"*10 + "/" + "f": 23 bytes
+@pytest.mark.parametrize("bottom_up", [False, True], ids=["top-down", "bottom-up"])
+def test_the_path_length_cap_counts_every_level(repo: Path, bottom_up: bool) -> None:
+    # "x"*10 + "/" + "x"*10 + "/" + "f": 23 bytes
+    objects, commit = nested(3, name=b"x" * 10, bottom_up=bottom_up)
     b = PackBuilder()
     for obj in objects:
         b.whole(obj.type_num, obj.as_raw_string())
