@@ -33,7 +33,7 @@ OFS_DELTA, REF_DELTA = 6, 7
 TYPE_NAMES = {COMMIT: b"commit", TREE: b"tree", BLOB: b"blob", TAG: b"tag"}
 OBJECT_HEADERS = {kind: name + b" %d\0" for kind, name in TYPE_NAMES.items()}
 READ_CHUNK = 1 << 20
-BATCH_BYTES = 1 << 20  # of pack stream per batch: big enough that a frame costs little per object
+BATCH_BYTES = 256 << 10  # of pack stream per batch: a frame costs little per object, and holds little
 _HEADER_MAX = 32  # type/size varint + an ofs-delta offset or a ref-delta base sha, with room to spare
 F_SETPIPE_SZ = 1031
 PR_SET_PDEATHSIG = 1
@@ -267,9 +267,14 @@ class PackStream:
 def send(fd: int, frame: Frame) -> None:
     """Write one frame to a pipe."""
     blob = marshal.dumps(frame)
-    view = memoryview(struct.pack(">I", len(blob)) + blob)
-    while view:
-        view = view[os.write(fd, view) :]
+    # The length and the batch in one call, without a joined copy of the batch.
+    pending = [memoryview(struct.pack(">I", len(blob))), memoryview(blob)]
+    while pending:
+        sent = os.writev(fd, pending)
+        while pending and sent >= len(pending[0]):
+            sent -= len(pending.pop(0))
+        if pending:
+            pending[0] = pending[0][sent:]
 
 
 def receive(stream: BinaryIO) -> Iterator[Frame]:
