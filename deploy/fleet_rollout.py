@@ -71,6 +71,7 @@ class RolloutConfig:
             upstream_bind=r.upstream_bind,
             health_timeout=r.health_timeout,
             drain_timeout=r.drain_timeout,
+            readiness_delay=r.readiness_delay,
             parallel=r.parallel,
         )
         return cls(

@@ -40,10 +40,24 @@ def published_address(conn: Connection, name: str, port: int) -> str:
     raise HostError(f"container {name} publishes no address for port {port}")
 
 
-def container_state(conn: Connection, name: str) -> tuple[str, str]:
-    """(status, health): `("running", "healthy")`, `("exited", "none")`, ..."""
-    status, _, health = conn.run(cmd.state(name)).stdout.strip().partition(" ")
-    return status, health
+@dataclass(frozen=True)
+class ContainerState:
+    """What `docker inspect` says of a container's run."""
+
+    status: str  # running, exited, restarting, created, dead...
+    health: str  # healthy, unhealthy, starting; none without a health check
+    restarts: int  # by its restart policy since it was started
+    exit_code: int  # of its last run
+
+    @property
+    def died(self) -> bool:
+        """It stopped on its own since it was started (restarted by its policy or not)."""
+        return self.status in ("exited", "dead", "restarting") or self.restarts > 0
+
+
+def container_state(conn: Connection, name: str) -> ContainerState:
+    status, health, restarts, code = conn.run(cmd.state(name)).stdout.split()
+    return ContainerState(status, health, int(restarts), int(code))
 
 
 def show_logs(conn: Connection, name: str, lines: int, say: Callable[[str], None]) -> None:

@@ -77,6 +77,7 @@ class RolloutOptions:
     health_timeout: float = 60.0  # seconds for a new container to answer its health check
     drain_timeout: float = 30.0  # seconds in-flight requests get on the old container
     stop_timeout: int = 10  # seconds `docker stop` waits before SIGKILL
+    readiness_delay: float = 7.0  # seconds a service without a health check must keep running (Kamal's)
     parallel: int = 4  # hosts rolled out at once after the canary
     connect_timeout: float = 10.0
     command_timeout: float = 600.0  # one command on a host (a pull can be long)

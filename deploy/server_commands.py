@@ -162,8 +162,9 @@ def published_port(name: str, port: int) -> Command:
 
 
 def state(name: str) -> Command:
-    """A container's state and health: `running healthy`, `exited none`, ..."""
-    template = "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}"
+    """State, health, restart count and last exit code: `running healthy 0 0`, `exited none 0 3`..."""
+    health = "{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}"
+    template = "{{.State.Status}} " + health + " {{.RestartCount}} {{.State.ExitCode}}"
     return Command(("docker", "inspect", "-f", template, name))
 
 

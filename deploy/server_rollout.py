@@ -11,12 +11,13 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NoReturn
 
 from . import container_spec, proxy
 from . import server_commands as cmd
 from .container_spec import WebService
 from .host_containers import (
+    ContainerState,
     HostError,
     container_state,
     label_of,
@@ -148,8 +149,13 @@ def _wait_healthy(
             conn.run(proxy.set_slot(route, slot, address, "drain"))
         if time.monotonic() - checked > 1:
             checked = time.monotonic()
-            status, health = container_state(conn, name)
-            problem = status != "running" and f"is {status}" or health == "unhealthy" and "is unhealthy"
+            state = container_state(conn, name)
+            problem = (
+                state.status != "running"
+                and f"is {state.status}"
+                or state.health == "unhealthy"
+                and "is unhealthy"
+            )
         else:
             problem = False
         if not problem and time.monotonic() > deadline:
@@ -196,18 +202,39 @@ def switch(conn: Connection, route: Route, name: str, release: str, plan: Plan, 
     return new
 
 
+UP = ("none", "healthy")  # health states of a running container that count as up
+
+
 def _wait_running(conn: Connection, names: list[str], plan: Plan, say: Say) -> None:
-    deadline = time.monotonic() + plan.options.health_timeout
+    """The services besides the web one are up: healthy by their own check, else still running after
+    the readiness delay (Kamal's `readiness_delay`: a worker that dies at once looks running at first)."""
+    started = time.monotonic()
+    deadline = started + plan.options.health_timeout
+    unchecked = []
     for name in names:
-        while True:
-            status, health = container_state(conn, name)
-            if status == "running" and health in ("none", "healthy"):
-                break
-            if status in ("exited", "dead") or health == "unhealthy" or time.monotonic() > deadline:
+        while not ((state := container_state(conn, name)).status == "running" and state.health in UP):
+            if state.died or state.health == "unhealthy":
+                _failed(conn, name, state, plan, say)
+            if time.monotonic() > deadline:
                 show_logs(conn, name, plan.options.log_lines, say)
-                why = "did not become healthy in time" if status == "running" else f"is {status}"
-                raise HostError(f"container {name} {why}")
+                raise HostError(f"container {name} did not become healthy in time")
             time.sleep(0.3)
+        if state.died:
+            _failed(conn, name, state, plan, say)
+        if state.health == "none":
+            unchecked.append(name)
+    if unchecked:
+        time.sleep(max(0.0, started + plan.options.readiness_delay - time.monotonic()))
+        for name in unchecked:
+            if (state := container_state(conn, name)).died:
+                _failed(conn, name, state, plan, say)
+
+
+def _failed(conn: Connection, name: str, state: ContainerState, plan: Plan, say: Say) -> NoReturn:
+    show_logs(conn, name, plan.options.log_lines, say)
+    if state.died:
+        raise HostError(f"container {name} exited with status {state.exit_code}")
+    raise HostError(f"container {name} is unhealthy")
 
 
 def _start(

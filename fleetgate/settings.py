@@ -60,6 +60,7 @@ class RolloutSetting:
     upstream_bind: str = "127.0.0.1"
     health_timeout: float = 60.0
     drain_timeout: float = 30.0
+    readiness_delay: float = 7.0  # a service without a health check must keep running this long
     parallel: int = 4  # servers rolled out at once after the canary
     keep: int = 5  # releases kept on each server beyond the running one
 
@@ -216,6 +217,7 @@ def _rollout(env: dict[str, str]) -> RolloutSetting:
         upstream_bind=env.get("FLEETGATE_UPSTREAM_BIND") or d.upstream_bind,
         health_timeout=float(_int(env, "FLEETGATE_HEALTH_TIMEOUT", int(d.health_timeout))),
         drain_timeout=float(_int(env, "FLEETGATE_DRAIN_TIMEOUT", int(d.drain_timeout))),
+        readiness_delay=float(_int(env, "FLEETGATE_READINESS_DELAY", int(d.readiness_delay))),
         parallel=_int(env, "FLEETGATE_ROLLOUT_PARALLEL", d.parallel),
         keep=_int(env, "FLEETGATE_RELEASES_KEPT", d.keep),
     )

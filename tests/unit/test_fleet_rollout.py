@@ -89,3 +89,21 @@ def test_a_rollout_pulls_with_a_fleet_credential_under_token_auth(
     server, got_user, password = config.registry_for("alice/web")
     assert (server, got_user) == ("127.0.0.1:5002", user)
     assert (password == "operator-secret") is (auth == "basic")
+
+
+def test_the_rollout_timings_come_from_the_environment(tmp_path: Path) -> None:
+    from fleetgate.deploy.fleet_rollout import RolloutConfig
+
+    from fleetgate.settings import load
+
+    base = {"FLEETGATE_HOME": str(tmp_path)}
+    default = RolloutConfig.from_settings(load(base)).options
+    assert (default.health_timeout, default.drain_timeout, default.readiness_delay) == (60, 30, 7)
+    env = {
+        **base,
+        "FLEETGATE_HEALTH_TIMEOUT": "5",
+        "FLEETGATE_DRAIN_TIMEOUT": "3",
+        "FLEETGATE_READINESS_DELAY": "0",
+    }
+    options = RolloutConfig.from_settings(load(env)).options
+    assert (options.health_timeout, options.drain_timeout, options.readiness_delay) == (5, 3, 0)

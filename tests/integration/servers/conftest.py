@@ -45,6 +45,7 @@ OPTIONS = RolloutOptions(
     health_timeout=20,
     drain_timeout=20,
     stop_timeout=2,
+    readiness_delay=2,
 )
 
 

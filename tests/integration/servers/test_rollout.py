@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import subprocess
 import threading
 import time
 from dataclasses import replace
@@ -148,6 +149,27 @@ def test_prune_keeps_rollback_targets_and_rollback_reuses_them(servers, images):
         assert get(server, slug) == (200, "release one\n")
     shown = status(targets(servers)[0], slug, OPTIONS)
     assert (shown.release, shown.healthy, shown.lock) == (one.release_hash, True, None)
+
+
+def test_a_changed_host_key_is_refused_and_nothing_runs(servers, images, tmp_path):
+    # The server as known_hosts remembers it has another key of the same type: a reinstall, or an attack.
+    other = tmp_path / "other"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    kind, key = other.with_suffix(".pub").read_text().split()[:2]
+    recorded = tmp_path / "known_hosts"
+    recorded.write_text(f"[{servers[0].host}]:{servers[0].port} {kind} {key}\n")
+    target = replace(targets(servers)[0], known_hosts=recorded)
+    slug = "alice/changed"
+    say = lambda _: None  # noqa: E731
+    result = rollout(release(slug, "one", images["one"]), [target], who="a", say=say, options=OPTIONS)
+    endpoint = f"{servers[0].host}:{servers[0].port}"
+    assert not result.ok
+    assert result.reason == (
+        f"rollout failed on {endpoint}: host key of {endpoint} differs from the one in {recorded}: "
+        "it may be an attack; if the server was reinstalled, check it and run: "
+        f"fleetgate server trust {endpoint}"
+    )
+    assert fleet_containers(servers[0], slug) == []
 
 
 def test_unknown_host_key_is_refused(servers, images, tmp_path):

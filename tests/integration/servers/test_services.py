@@ -124,3 +124,44 @@ def test_a_value_no_host_can_take_fails_the_rollout_before_any_host_changes(serv
         label = f"label=io.fleetgate.fleet={slug}"
         names = server.dockerd.cli("ps", "-a", "--filter", label, "--format", "{{.Names}}").stdout.split()
         assert all(bad.release_hash[:12] not in name for name in names), names
+
+
+def test_a_custom_health_path_is_the_one_the_proxy_checks(servers, images):
+    # The broken app has no /up, which the default check asks for; its label names a page it has.
+    slug = "alice/health"
+    rel = replace(
+        release(slug, "broken", images["broken"]), composition=composition(images["broken"], "/index.html")
+    )
+    lines: list[str] = []
+    result = rollout(rel, targets(servers), who="alice", say=lines.append, options=OPTIONS)
+    assert result.ok, (result.reason, lines)
+    for server in servers:
+        assert get(server, slug) == (200, "release broken\n")
+
+
+def test_a_service_that_dies_fails_the_host_and_leaves_the_old_release(servers, images):
+    slug = "alice/dying"
+    assert rollout(
+        release(slug, "one", images["one"]), targets(servers), who="a", say=print, options=OPTIONS
+    ).ok
+    doc = composition(images["two"])
+    doc["services"]["worker"] = {
+        "image": images["two"],
+        "command": ["sh", "-c", "echo worker: no queue; exit 3"],
+    }
+    dying = replace(release(slug, "two", images["two"]), composition=doc)
+    lines: list[str] = []
+    result = rollout(dying, targets(servers), who="alice", say=lines.append, options=OPTIONS)
+    assert not result.ok
+    prefix, hash12 = slug.replace("/", "."), dying.release_hash[:12]
+    endpoint = f"{servers[0].host}:{servers[0].port}"
+    assert result.reason == (
+        f"rollout failed on {endpoint}: container {prefix}_worker_{hash12} exited with status 3"
+    )
+    assert [h.state for h in result.hosts] == ["failed", "not started"]
+    assert any("worker: no queue" in line for line in lines), lines  # its log, for the pusher
+    for server in servers:
+        assert get(server, slug) == (200, "release one\n")
+        label = f"label=io.fleetgate.fleet={slug}"
+        names = server.dockerd.cli("ps", "-a", "--filter", label, "--format", "{{.Names}}").stdout.split()
+        assert all(hash12 not in name for name in names), names  # what it created is gone

@@ -58,6 +58,7 @@ def gateway(tmp_path: Path, auth_registry: str, servers: list[TestServer]) -> It
             "FLEETGATE_UPSTREAM_BIND": "{host}",
             "FLEETGATE_HEALTH_TIMEOUT": "10",
             "FLEETGATE_DRAIN_TIMEOUT": "5",
+            "FLEETGATE_READINESS_DELAY": "2",
         },
     )
     gw.start(timeout=90)  # the machine is shared with other builds and daemons: starting can be slow

@@ -146,6 +146,14 @@ def test_deploy_rollback_and_status(gateway: Gateway, servers, tmp_path: Path) -
         assert f"rolling out {slug}#3" in latest.stdout
         for server in servers:
             assert get(server, slug) == (200, "release three\n")
+
+        # A named release: rolled out, and pinned as the fleet's target.
+        named = gateway.cli("deploy", slug, f"{slug}#2")
+        assert f"rolling out {slug}#2 ({second['hash'][:7]}) to the servers of {slug}" in named.stdout
+        assert f"{slug} is pinned to {slug}#2" in named.stdout
+        for server in servers:
+            assert get(server, slug) == (200, "release two\n")
+        assert json.loads(gateway.cli("fleet", "show", slug, "--json").stdout)["target"]["id"] == second["id"]
     finally:
         cleanup(servers, slug)
 
