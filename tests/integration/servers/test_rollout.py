@@ -14,6 +14,7 @@ from fleetgate.deploy.server_commands import fleet_key
 
 from .conftest import HTTP_PORT, OPTIONS, get, host_name, release, targets
 from .load import Load
+from .sshd import start_server, stop_servers
 
 
 def fleet_containers(server, slug: str) -> list[tuple[str, str, str]]:
@@ -272,3 +273,31 @@ def test_a_reload_by_another_fleet_during_a_switch_loses_nothing(servers, images
     outcome, lines = result[0]
     assert outcome.ok, (outcome.reason, lines)
     assert get(servers[0], slug) == (200, "release two\n")
+
+
+def test_the_hosts_after_the_canary_go_as_many_at_once_as_the_parallel_limit(servers, images):
+    third = start_server(13, servers[0].key_path, servers[0].known_hosts)
+    slug = "alice/wide"
+    try:
+        three = [*servers, third]
+        order = lambda lines: [  # noqa: E731
+            (line.split()[1], "start" if "rolling out" in line else "end")
+            for line in lines
+            if "rolling out" in line or " serving " in line
+        ]
+        result, lines = run(release(slug, "one", images["one"]), three, parallel=1)
+        assert result.ok, (result.reason, lines)
+        canary, second, last = (f"{s.host}:{s.port}:" for s in three)
+        steps = order(lines)
+        assert steps[:2] == [(canary, "start"), (canary, "end")]
+        assert {steps[2][0], steps[4][0]} == {second, last}  # in turns: one ends before the next starts
+        assert [step[1] for step in steps[2:]] == ["start", "end", "start", "end"]
+        assert steps[2][0] == steps[3][0]
+
+        result, lines = run(release(slug, "two", images["two"]), three, parallel=2)
+        assert result.ok, (result.reason, lines)
+        assert [step[1] for step in order(lines)[2:]] == ["start", "start", "end", "end"]  # together
+        for server in three:
+            assert get(server, slug) == (200, "release two\n")
+    finally:
+        stop_servers([third])
