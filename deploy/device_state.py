@@ -130,17 +130,41 @@ def labels_of(compose: Mapping[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in labels.items()}
 
 
+def label_warnings(composition: Any) -> list[str]:
+    """What devices will read otherwise than the release's labels say (balena falls back silently)."""
+    services = composition.get("services") if isinstance(composition, Mapping) else None
+    warnings = []
+    for name, compose in (services or {}).items():
+        labels = labels_of(compose) if isinstance(compose, Mapping) else {}
+        if labels.get(STRATEGY_LABEL, DEFAULT_STRATEGY) not in STRATEGIES:
+            warnings.append(
+                f"service {name}: {STRATEGY_LABEL} {labels[STRATEGY_LABEL]!r} is not one of "
+                f"{', '.join(STRATEGIES)}; devices will use {DEFAULT_STRATEGY}"
+            )
+        if _handover_ms(labels) is None:
+            warnings.append(
+                f"service {name}: {HANDOVER_LABEL} {labels[HANDOVER_LABEL]!r} is not a whole number of "
+                f"milliseconds; devices will wait {DEFAULT_HANDOVER_MS // 1000} s"
+            )
+    return warnings
+
+
 def _strategy(labels: Mapping[str, str]) -> str:
     value = labels.get(STRATEGY_LABEL, DEFAULT_STRATEGY)
     return value if value in STRATEGIES else DEFAULT_STRATEGY  # balena falls back the same way
 
 
-def _handover_seconds(labels: Mapping[str, str]) -> float:
-    raw = labels.get(HANDOVER_LABEL, "")
+def _handover_ms(labels: Mapping[str, str]) -> int | None:
+    """The label's milliseconds; None when it is not a whole number (and the default applies)."""
     try:
-        return max(0, int(raw)) / 1000
+        return max(0, int(labels.get(HANDOVER_LABEL, str(DEFAULT_HANDOVER_MS))))
     except ValueError:
-        return DEFAULT_HANDOVER_MS / 1000
+        return None
+
+
+def _handover_seconds(labels: Mapping[str, str]) -> float:
+    ms = _handover_ms(labels)
+    return (DEFAULT_HANDOVER_MS if ms is None else ms) / 1000
 
 
 def _depends_on(compose: Mapping[str, Any]) -> tuple[str, ...]:

@@ -15,11 +15,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import yaml
 from fleetgate.build.docker_build import BuilderUnavailable, BuildFailed
 from fleetgate.build.plan import BuildOptions, Placement, place
 from fleetgate.build.publish import PublishFailed
 from fleetgate.build.release import BuildSettings, BuiltRelease, ReleaseSpec, ServiceFailed, build_release
 from fleetgate.deploy import devices, targets
+from fleetgate.deploy.device_state import label_warnings
 from fleetgate.deploy.fleet_rollout import RolloutConfig
 from fleetgate.gitd.pipeline import Decision, Progress, Push, RefResult, RefUpdate, Verdict
 
@@ -101,6 +103,8 @@ class BuildPipeline:
         self._record(release, built)
         total = time.monotonic() - started
         out.summary(release, built, total)
+        for warning in label_warnings(yaml.safe_load(built.composition)):
+            out.warn(warning)
         log.info(
             "release %s built: docker %.3f s, registry %.3f s, total %.3f s",
             release.hash,

@@ -59,6 +59,10 @@ class PushOutput:
         """A `[Success]` line."""
         self._send(status("Success", text, self._plain), always=True)
 
+    def warn(self, text: str) -> None:
+        """A `[Warn]` line."""
+        self._send(status("Warn", text, self._plain), always=True)
+
     def error(self, text: str) -> None:
         """The `[Error]` block shown when a release fails."""
         for line in ("Not deploying release.", text):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fleetgate.deploy.device_state import TargetDocumentError, parse_target
+from fleetgate.deploy.device_state import TargetDocumentError, label_warnings, parse_target
 
 IMAGE = "127.0.0.1:5001/alice/demo/main@sha256:" + "1" * 64
 
@@ -35,6 +35,26 @@ def doc(services: dict[str, Any], **top: Any) -> dict[str, Any]:
 def test_strategy_and_handover_timeout(labels: Any, strategy: str, timeout: float) -> None:
     service = parse_target(doc({"main": {"labels": labels}})).services[0]
     assert (service.strategy, service.handover_timeout) == (strategy, timeout)
+
+
+def test_labels_devices_read_otherwise_are_warned_of() -> None:
+    composition = {
+        "services": {
+            "main": {"labels": {"io.balena.update.strategy": "eventually"}},
+            "side": {"labels": ["io.balena.update.handover-timeout=soon"]},
+            "fine": {
+                "labels": {"io.balena.update.strategy": "hand-over", "io.balena.update.handover-timeout": "0"}
+            },
+            "bare": {},
+        }
+    }
+    assert label_warnings(composition) == [
+        "service main: io.balena.update.strategy 'eventually' is not one of download-then-kill, "
+        "kill-then-download, delete-then-download, hand-over; devices will use download-then-kill",
+        "service side: io.balena.update.handover-timeout 'soon' is not a whole number of milliseconds; "
+        "devices will wait 60 s",
+    ]
+    assert label_warnings("not a mapping") == []
 
 
 def test_names_order_and_the_default_network() -> None:

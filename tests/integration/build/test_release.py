@@ -95,8 +95,19 @@ def test_compose_builds_every_service_by_its_own_rule_and_publishes_both(
     gateway: Gateway, tmp_path: Path, registry: str
 ) -> None:
     key = fleet(gateway, "alice/multi", "generic-amd64")
-    result = push(gateway, project(tmp_path, "compose-two"), key, "alice/multi", "master")
+    work = project(tmp_path, "compose-two")
+    compose = work / "docker-compose.yml"  # with a strategy label devices would not know
+    compose.write_text(
+        compose.read_text() + "    labels:\n      io.balena.update.strategy: download-then-kil\n"
+    )
+    git("commit", "-qam", "a typo in a label", cwd=work)
+    result = push(gateway, work, key, "alice/multi", "master", flags=("-o", "plain"))
     lines = remote_lines(result.stderr)
+    assert (
+        "[Warn]     service second: io.balena.update.strategy 'download-then-kil' is not one of "
+        "download-then-kill, kill-then-download, delete-then-download, hand-over; devices will use "
+        "download-then-kill"
+    ) in lines
     assert any(line.startswith("[first]") for line in lines) and any(
         line.startswith("[second]") for line in lines
     )
