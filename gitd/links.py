@@ -10,6 +10,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import repeat
 
 NAME_MAX = 0xFFFF  # names are kept in unsigned shorts: a longer one counts as this (over any sane path cap)
 
@@ -52,9 +53,9 @@ class TreeShapes:
             targets = list(map(present.get, subtrees))
             if None in targets:
                 pairs = zip(targets, subtrees, strict=True)
-                targets = [self._pending(sha) if at is None else at for at, sha in pairs]
+                targets = [self._pending(sub) if at is None else at for at, sub in pairs]
             self.targets.extend(targets)
-            self.name_lengths.extend(min(n, NAME_MAX) for n in name_lengths)
+            self.name_lengths.extend(map(min, name_lengths, repeat(NAME_MAX)))
 
     def _pending(self, sha: bytes) -> int:
         number = self.pending.get(sha)
