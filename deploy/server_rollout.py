@@ -147,17 +147,14 @@ def _wait_healthy(
             # Another fleet's rollout reloaded the proxy, whose config still has this slot empty:
             # the runtime change went with the old worker. Make it again.
             conn.run(proxy.set_slot(route, slot, address, "drain"))
-        if time.monotonic() - checked > 1:
+        problem: str | None = None
+        if time.monotonic() - checked > 1:  # the container itself, once a second
             checked = time.monotonic()
             state = container_state(conn, name)
-            problem = (
-                state.status != "running"
-                and f"is {state.status}"
-                or state.health == "unhealthy"
-                and "is unhealthy"
-            )
-        else:
-            problem = False
+            if state.status != "running":
+                problem = f"is {state.status}"
+            elif state.health == "unhealthy":
+                problem = "is unhealthy"
         if not problem and time.monotonic() > deadline:
             limit = plan.options.health_timeout
             problem = f"did not answer GET {plan.web.health_path} with 200 within {limit:.0f}s"
@@ -212,15 +209,16 @@ def _wait_running(conn: Connection, names: list[str], plan: Plan, say: Say) -> N
     deadline = started + plan.options.health_timeout
     unchecked = []
     for name in names:
-        while not ((state := container_state(conn, name)).status == "running" and state.health in UP):
+        while True:
+            state = container_state(conn, name)
             if state.died or state.health == "unhealthy":
                 _failed(conn, name, state, plan, say)
+            if state.status == "running" and state.health in UP:
+                break
             if time.monotonic() > deadline:
                 show_logs(conn, name, plan.options.log_lines, say)
                 raise HostError(f"container {name} did not become healthy in time")
             time.sleep(0.3)
-        if state.died:
-            _failed(conn, name, state, plan, say)
         if state.health == "none":
             unchecked.append(name)
     if unchecked:
