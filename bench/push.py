@@ -680,7 +680,9 @@ class Bench:
                     self.figures.memory["native-100"] = max(
                         self.figures.memory.get("native-100", 0), mem.peak_mb
                     )
-                say(f"  round {r + 1} {server.label:9} {seconds:6.2f} s  peak RssAnon {mem.peak_mb:6.1f} MB")
+                where = f" ({mem.breakdown})" if server is self.gate else ""
+                line = f"  round {r + 1} {server.label:9} {seconds:6.2f} s  peak RssAnon{mem.peak_mb:6.1f} MB"
+                say(line + where)
             self.last_big = name
         self.figures.memory["fleetgate-100"] = max(peaks)
 

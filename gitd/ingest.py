@@ -23,7 +23,8 @@ from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from itertools import compress, filterfalse
+from heapq import merge
+from itertools import compress
 from pathlib import Path
 
 from dulwich.errors import ApplyDeltaError
@@ -67,7 +68,10 @@ _CORRUPTION = (*CORRUPTION, ApplyDeltaError)
 
 @dataclass(frozen=True)
 class IngestedPack:
-    """A pack that arrived whole and passed every per-object check, sitting in the quarantine."""
+    """A pack that arrived whole and passed every per-object check, sitting in the quarantine.
+
+    `links` map scratch files: whoever checks the push closes them.
+    """
 
     pack_path: Path
     object_count: int
@@ -85,21 +89,36 @@ def ingest_pack(
     try:
         with os.fdopen(fd, "r+b", buffering=READ_CHUNK) as out:
             stream = PackStream(read_some, out, limits.pack_bytes, limits.object_bytes, limits.object_count)
-            return ingest_frames(quarantine, Path(path), stream.frames(), cache_bytes)
+            return ingest_frames(quarantine, Path(path), stream.frames(), limits, cache_bytes)
     except BaseException:
         Path(path).unlink(missing_ok=True)
         raise
 
 
 def ingest_frames(
-    quarantine: DiskObjectStore, path: Path, frames: Iterable[Frame], cache_bytes: int = CACHE_BYTES
+    quarantine: DiskObjectStore,
+    path: Path,
+    frames: Iterable[Frame],
+    limits: Limits,
+    cache_bytes: int = CACHE_BYTES,
 ) -> IngestedPack:
     """Resolve and check the pack stream's frames (its objects already on disk at `path`); install it.
 
     Completes a thin pack from the repository (the quarantine's alternate) before naming it.
     """
+    links = Links(limits.tree_depth, limits.path_bytes, scratch=str(path.parent))
+    try:
+        return _ingest(quarantine, path, frames, links, cache_bytes)
+    except BaseException:
+        links.close()
+        raise
+
+
+def _ingest(
+    quarantine: DiskObjectStore, path: Path, frames: Iterable[Frame], links: Links, cache_bytes: int
+) -> IngestedPack:
     with open(path, "r+b") as f:
-        indexer = _Indexer(f.fileno(), quarantine, cache_bytes)
+        indexer = _Indexer(f.fileno(), quarantine, links, cache_bytes)
         try:
             for kind, body in frames:
                 if kind == "end":
@@ -113,11 +132,10 @@ def ingest_frames(
             raise  # a ValueError, but already the pusher's line
         except _CORRUPTION as e:
             raise corrupt(e) from None
-        links = indexer.links
         indexer.release()
         _trim_heap()  # the cache's memory back to the system before the index and the checks
         extra: list[tuple[bytes, int, int]] = []
-        ext_refs = {sha for sha in indexer.external if sha not in links.present}
+        ext_refs = {sha for sha in indexer.external if links.objects.get(sha) is None}
         if ext_refs:
             # A thin pack: append the bases it left out so that the pack stands on its own.
             trailer, extra = extend_pack(
@@ -132,10 +150,10 @@ def ingest_frames(
 class _Indexer:
     """Resolve deltas, hash, check and record the objects of the pack stream, batch by batch."""
 
-    def __init__(self, fd: int, store: DiskObjectStore, cache_bytes: int) -> None:
+    def __init__(self, fd: int, store: DiskObjectStore, links: Links, cache_bytes: int) -> None:
         self.fd = fd  # the pack on disk, for bases that fell out of the cache
         self.store = store
-        self.links = Links()
+        self.links = links
         self.offsets = array("Q")  # by place: where the object starts in the pack
         self.crcs = array("I")  # by place: CRC-32 of the object's bytes in the pack
         self.external: set[bytes] = set()  # ref-delta bases taken from the repository
@@ -149,12 +167,12 @@ class _Indexer:
 
     def add(self, records: list) -> None:
         """One batch of the stream: (kind, base, data, sha, offset, crc) per object, in pack order."""
-        offsets, crcs, kinds = self.offsets, self.crcs, self.links.kinds
+        offsets, crcs, allot = self.offsets, self.crcs, self.links.allot
+        self.links.shapes.reserve(len(offsets) + len(records))
         for kind, base, data, sha, offset, crc in records:
-            place = len(offsets)
+            place = allot()
             offsets.append(offset)
             crcs.append(crc)
-            kinds.append(0)
             if base is None:
                 self._resolved(place, kind, data, sha)
             else:
@@ -164,11 +182,12 @@ class _Indexer:
             _trim_heap()
 
     def finish(self) -> None:
-        """Every delta must have found its base."""
+        """Every delta must have found its base; then the trees still waiting for subtrees are measured."""
         if self.waiting_ofs or self.waiting_ref:
             base = next(iter(self.waiting_ref), None)
             named = f" (no object {base.hex()})" if base is not None else ""
             raise PackRejected(f"pack has a delta that does not resolve{named}")
+        self.links.finish()
 
     def _place_at(self, offset: int) -> int:
         """The place of the object that starts at `offset`, or -1."""
@@ -185,7 +204,7 @@ class _Indexer:
                 return
             kind, source = self._data_of(base)
         else:
-            at = self.links.present.get(base)
+            at = self.links.objects.get(base)
             if at is not None:
                 kind, source = self._data_of(at)
             else:
@@ -222,20 +241,19 @@ class _Indexer:
             h = hashlib.sha1(OBJECT_HEADERS[kind] % len(data))
             h.update(data)
             sha = h.digest()
-        links = self.links
-        if sha in links.present:
+        if not self.links.arrived(place, kind, sha):
             raise PackRejected(f"pack holds object {sha.hex()} twice")
-        links.present[sha] = place
-        links.kinds[place] = kind
-        links.missing.discard(sha)
-        if links.trees.pending:
-            links.trees.arrived(sha, place)
         if kind != BLOB:
             self._check(sha, place, kind, data)
         self._keep(place, kind, data)
         return sha
 
     def _keep(self, place: int, kind: int, data: bytes) -> None:
+        # Commits and tags are not kept: git does not write them as deltas (none of 11k commits in the
+        # bench's history; a rare one is rebuilt from the disk), and a pack opens with all its commits,
+        # whose many small blocks, cached, left the heap larger for the rest of the push.
+        if kind in (COMMIT, TAG):
+            return
         if len(data) <= self.cache_item:
             cache = self.cache
             if place in cache:
@@ -260,7 +278,7 @@ class _Indexer:
             if isinstance(base, int):
                 place = base
             else:
-                at = self.links.present.get(base)
+                at = self.links.objects.get(base)
                 if at is None:
                     kind, data = self.store.get_raw(base)
                     break
@@ -305,36 +323,28 @@ class _Indexer:
                 self._record_tree(sha, place, body)
             elif kind == COMMIT:
                 commit = check_commit(body)
-                self._refer(bytes.fromhex(commit.tree.decode()))
-                for parent in commit.parents:
-                    self._refer(bytes.fromhex(parent.decode()))
+                self.links.refer(map(bytes.fromhex, map(bytes.decode, (commit.tree, *commit.parents))))
             elif kind == TAG:
-                self._refer(bytes.fromhex(check_tag(body).decode()))
+                self.links.refer((bytes.fromhex(check_tag(body).decode()),))
         except (TreeRejected, ObjectRejected) as e:
             raise PackRejected(f"object {sha.hex()} rejected: {e}") from None
 
     def _record_tree(self, sha: bytes, place: int, body: bytes) -> None:
-        # Column-wise, in C (map, compress, filterfalse): a push holds hundreds of thousands of entries.
+        # Column-wise, in C (map, compress): a push holds hundreds of thousands of entries.
         raw_modes, names, shas = check_tree_columns(body)
-        present = self.links.present
+        links = self.links
         if b"40000" not in raw_modes and b"160000" not in raw_modes:
-            # Files only (the common case): no subtrees to remember, every entry a possible reference.
-            self.links.trees.add(sha, place, max(map(len, names), default=0), [], (), present)
-        else:
-            is_tree = list(map(b"40000".__eq__, raw_modes))
-            is_file = list(map(_FILE_MODES.__contains__, raw_modes))
-            longest = max(map(len, compress(names, is_file)), default=0)
-            subtrees = list(compress(shas, is_tree))
-            name_lengths = map(len, compress(names, is_tree))
-            self.links.trees.add(sha, place, longest, subtrees, name_lengths, present)
-            # A submodule's commit lives in another repository: not this push's to deliver.
-            shas = compress(shas, map(b"160000".__ne__, raw_modes))
-        # Most entries name objects the pack already delivered, or one another tree named already.
-        self.links.missing.update(filterfalse(present.__contains__, shas))
-
-    def _refer(self, sha: bytes) -> None:
-        if sha not in self.links.present:
-            self.links.missing.add(sha)
+            # Files only (the common case): no subtrees to measure, every entry a reference.
+            links.refer(shas)
+            links.shapes.add(sha, place, max(map(len, names), default=0), [], [], [])
+            return
+        is_tree = list(map(b"40000".__eq__, raw_modes))
+        # A submodule's commit lives in another repository: not this push's to deliver.
+        links.refer(compress(shas, map(b"160000".__ne__, raw_modes)))
+        subtrees = list(compress(shas, is_tree))
+        longest = max(map(len, compress(names, map(_FILE_MODES.__contains__, raw_modes))), default=0)
+        name_lengths = list(map(len, compress(names, is_tree)))
+        links.shapes.add(sha, place, longest, subtrees, links.places_of(subtrees), name_lengths)
 
 
 def _libc_trim() -> Callable[[], None]:
@@ -361,15 +371,7 @@ def _apply(kind: int, source: bytes, delta: bytes) -> bytes:
 
 
 def _install(store: DiskObjectStore, path: Path, indexer: _Indexer, extra: list, pack_sha: bytes) -> Path:
-    present = indexer.links.present
-    offsets, crcs = indexer.offsets, indexer.crcs
-    names = sorted(present)
-    # From iterators, not lists: a list of Python ints per object would be the push's peak of memory.
-    where = array("Q", map(offsets.__getitem__, map(present.__getitem__, names)))
-    checks = array("I", map(crcs.__getitem__, map(present.__getitem__, names)))
-    if extra:
-        rows = sorted([*zip(names, where, checks, strict=True), *extra])
-        names = [row[0] for row in rows]
-        where = array("Q", [row[1] for row in rows])
-        checks = array("I", [row[2] for row in rows])
-    return install(Path(store.pack_dir), path, names, where, checks, pack_sha)
+    objects, offsets, crcs = indexer.links.objects, indexer.offsets, indexer.crcs
+    ours = ((objects.sha_at(place), offsets[place], crcs[place]) for place in objects.sorted_places())
+    # `extra`: the bases a thin pack was completed with, not the push's own objects.
+    return install(Path(store.pack_dir), path, merge(ours, sorted(extra)), pack_sha)

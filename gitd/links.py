@@ -1,91 +1,103 @@
 """What a pushed pack's objects are and point at, recorded while each object is in hand.
 
-Compact on purpose: a 300 MB push has hundreds of thousands of objects and millions of tree
-entries, and a Python object (or a 20-byte sha) per reference would cost more memory than the pack
-streaming does.
+Compact on purpose: a 300 MB push has hundreds of thousands of objects and millions of tree entries,
+and a Python object per object or per reference would make the push's memory grow with its size
+(DESIGN.md §7). The objects are an `ObjectIndex`; the references are looked up in C against a
+bounded cache of the names referenced lately, which answers ~95% of them in a real history (each
+commit's trees repeat most names of the commit before), and only the rest go to the index. A name
+the pack has not brought yet (git writes every commit before the trees they point at, and a tree
+before its new blobs) is set aside in scratch space, and looked up once more when the pack is whole.
 """
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import filterfalse
 
-NAME_MAX = 0xFFFF  # names are kept in unsigned shorts: a longer one counts as this (over any sane path cap)
+from .object_index import NAME, ObjectIndex
+from .scratch import Scratch
+from .tree_shapes import TreeShapes
 
-
-class TreeShapes:
-    """For each tree of the pack: its longest file name and its subtrees (target, name length), in arrays.
-
-    What the depth and path-length caps need. A subtree is kept as the place of its tree in the pack,
-    4 bytes instead of its 20-byte sha: git writes a tree before the subtrees it introduces, so one not
-    in the pack yet gets a pending number, resolved to a place when it arrives (`arrived`).
-    """
-
-    def __init__(self) -> None:
-        self.shas = bytearray()  # 20 bytes a tree, for the messages
-        self.places = array("I")  # by tree: its place in the pack
-        self.longest = array("I")  # by tree: its longest file (not subtree) name
-        self.starts = array("I")  # by tree: where its subtrees start in the two arrays below
-        self.targets = array("i")  # by subtree entry: a place in the pack, or ~pending number
-        self.name_lengths = array("H")  # by subtree entry: the length of its name
-        self.pending: dict[bytes, int] = {}  # subtree sha not in the pack yet -> its pending number
-        self.pending_places = array("i")  # by pending number: the place it arrived at, or -1
-
-    def __len__(self) -> int:
-        return len(self.longest)
-
-    def add(
-        self,
-        sha: bytes,
-        place: int,
-        longest: int,
-        subtrees: list[bytes],
-        name_lengths: Iterable[int],
-        present: dict[bytes, int],
-    ) -> None:
-        self.shas += sha
-        self.places.append(place)
-        self.longest.append(longest)
-        self.starts.append(len(self.name_lengths))
-        if subtrees:
-            targets = list(map(present.get, subtrees))
-            if None in targets:
-                pairs = zip(targets, subtrees, strict=True)
-                targets = [self._pending(sub) if at is None else at for at, sub in pairs]
-            self.targets.extend(targets)
-            self.name_lengths.extend(map(min, name_lengths, repeat(NAME_MAX)))
-
-    def _pending(self, sha: bytes) -> int:
-        number = self.pending.get(sha)
-        if number is None:
-            number = self.pending[sha] = len(self.pending_places)
-            self.pending_places.append(-1)
-        return ~number
-
-    def arrived(self, sha: bytes, place: int) -> None:
-        """An object the pack delivered: subtree entries waiting for it now know its place."""
-        number = self.pending.pop(sha, None)
-        if number is not None:
-            self.pending_places[number] = place
-
-    def subtrees(self, tree: int) -> range:
-        """The subtree entries of tree number `tree`, as positions in `targets`/`name_lengths`."""
-        end = self.starts[tree + 1] if tree + 1 < len(self.starts) else len(self.name_lengths)
-        return range(self.starts[tree], end)
+# Names per generation of the cache: two generations of this many are ~8 MB, whatever the pack's size.
+CACHE_GENERATION = 1 << 15
+_ABSENT = -1  # cached for a name the pack had not brought when it was referenced
+_FIRST_LATER = 1 << 16  # bytes of scratch for names to look up again
 
 
-@dataclass
 class Links:
-    """What the pack's objects are and point at: by sha its place, by place its type, the trees' shapes."""
+    """By sha each object's place, by place its type, the trees' shapes, and (once whole) what is missing."""
 
-    present: dict[bytes, int] = field(default_factory=dict)  # every object in the pack -> its place
-    missing: set[bytes] = field(default_factory=set)  # referenced by the pack and not in it (so far)
-    kinds: bytearray = field(default_factory=bytearray)  # object type by place (0: not resolved)
-    trees: TreeShapes = field(default_factory=TreeShapes)
+    def __init__(self, depth_cap: int, path_cap: int, scratch: str | None = None) -> None:
+        self.objects = ObjectIndex(scratch)
+        self.kinds = bytearray()  # object type by place (0: not resolved yet)
+        self.shapes = TreeShapes(self.objects, depth_cap, path_cap)
+        self.missing: set[bytes] = set()  # referenced by the pack and not in it: known after `finish`
+        self._later = Scratch(scratch, _FIRST_LATER)  # names referenced before they arrived
+        # Names of the pack referenced lately -> their places (or _ABSENT), in two generations: when
+        # the young one is full it becomes the old one and the old one is dropped.
+        self._young: dict[bytes, int] = {}
+        self._old: dict[bytes, int] = {}
+
+    def allot(self) -> int:
+        """A place for the next object of the pack, in pack order."""
+        self.kinds.append(0)
+        return self.objects.allot()
+
+    def arrived(self, place: int, kind: int, sha: bytes) -> bool:
+        """The object at `place` is resolved; False when the pack holds that object twice."""
+        if not self.objects.name(place, sha):
+            return False
+        self.kinds[place] = kind
+        # Referenced before it arrived (a commit's tree, a tree's new blob): more references follow.
+        if sha in self._young:
+            self._young[sha] = place
+        elif sha in self._old:
+            self._old[sha] = place
+        return True
+
+    def refer(self, shas: Iterable[bytes]) -> None:
+        """Objects are referenced (by a tree, a commit, a tag): set aside the ones not here yet."""
+        rest = filterfalse(self._old.__contains__, filterfalse(self._young.__contains__, shas))
+        objects = self.objects
+        for sha in rest:
+            place = objects.get(sha)
+            if place is None:
+                self._later.append(sha)
+                place = _ABSENT
+            self._young[sha] = place
+            if len(self._young) >= CACHE_GENERATION:
+                self._old, self._young = self._young, {}
+
+    def places_of(self, shas: list[bytes]) -> list[int | None]:
+        """The places of objects just referenced (`refer`), None for those not in the pack yet."""
+        places = list(map(self._young.get, shas))
+        if None in places or _ABSENT in places:
+            places = [self._place_of(sha) if at is None else at for at, sha in zip(places, shas, strict=True)]
+            places = [None if at == _ABSENT else at for at in places]
+        return places
+
+    def finish(self) -> None:
+        """The pack is whole: what was referenced before it arrived and never did is `missing`, and
+        the trees still waiting for subtrees are measured."""
+        self.shapes.finish()
+        later, objects = self._later.map, self.objects
+        for at in range(0, self._later.used, NAME):
+            sha = later[at : at + NAME]
+            if objects.get(sha) is None:
+                self.missing.add(sha)
 
     def kind_of(self, sha: bytes) -> int | None:
         """The type of an object of the pack, or None when the pack does not hold it."""
-        place = self.present.get(sha)
+        place = self.objects.get(sha)
         return None if place is None else self.kinds[place]
+
+    def close(self) -> None:
+        """Release the scratch space."""
+        self.objects.close()
+        self._later.close()
+
+    def _place_of(self, sha: bytes) -> int | None:
+        place = self._old.get(sha)
+        if place is None:
+            place = self.objects.get(sha)  # left both generations already (a tree of 32k+ entries)
+        return place

@@ -27,7 +27,7 @@ from dulwich.object_store import DiskObjectStore
 
 from fleetgate.limits import Limits
 
-from .connectivity import check_connected, check_shape, check_tips
+from .connectivity import check_connected, check_tips
 from .ingest import IngestedPack, PackRejected, ingest_frames, ingest_pack
 from .pack_stream import receive
 
@@ -46,18 +46,19 @@ def unpack_and_check(
     quarantine: DiskObjectStore, objects_dir: Path, read_some: Read, limits: Limits, tips: Sequence[bytes]
 ) -> None:
     """Ingest the pack into the quarantine in this thread and run every check of DESIGN.md §2.2."""
-    _check(ingest_pack(quarantine, read_some, limits), objects_dir, limits, tips)
+    _check(ingest_pack(quarantine, read_some, limits), objects_dir, tips)
 
 
-def _check(pack: IngestedPack, objects_dir: Path, limits: Limits, tips: Sequence[bytes]) -> None:
-    """The checks over the whole push: connectivity, the tips' types, tree depth and path length."""
+def _check(pack: IngestedPack, objects_dir: Path, tips: Sequence[bytes]) -> None:
+    """The checks over the whole push: connectivity and the tips' types (tree shapes were measured
+    as the trees arrived)."""
     repository = DiskObjectStore(str(objects_dir))
     try:
         check_connected(pack.links, lambda sha: sha.hex().encode() in repository)
         check_tips(tips, pack.links, _type_of(repository))
-        check_shape(pack.links, limits)
     finally:
         repository.close()
+        pack.links.close()
 
 
 def _type_of(store: DiskObjectStore) -> Callable[[bytes], int | None]:
@@ -103,8 +104,8 @@ def unpack_from_fifo(
     try:
         assert reader.stdout is not None
         with reader.stdout as frames:
-            pack = ingest_frames(quarantine, Path(path), receive(frames))
-        _check(pack, Path(objects_dir), limits, tips)
+            pack = ingest_frames(quarantine, Path(path), receive(frames), limits)
+        _check(pack, Path(objects_dir), tips)
     except PackRejected as e:
         return str(e)
     finally:
