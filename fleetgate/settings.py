@@ -226,6 +226,8 @@ def _rollout(env: dict[str, str]) -> RolloutSetting:
             "FLEETGATE_ROLLOUT_PARALLEL, FLEETGATE_RELEASES_KEPT and FLEETGATE_HEALTH_TIMEOUT "
             "must be whole numbers of at least 1"
         )
+    if setting.drain_timeout < 0 or setting.readiness_delay < 0:
+        raise SettingsError("FLEETGATE_DRAIN_TIMEOUT and FLEETGATE_READINESS_DELAY must be 0 or more seconds")
     return setting
 
 

@@ -107,3 +107,21 @@ def test_the_rollout_timings_come_from_the_environment(tmp_path: Path) -> None:
     }
     options = RolloutConfig.from_settings(load(env)).options
     assert (options.health_timeout, options.drain_timeout, options.readiness_delay) == (5, 3, 0)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("FLEETGATE_READINESS_DELAY", "-1", "FLEETGATE_READINESS_DELAY must be 0 or more seconds"),
+        ("FLEETGATE_DRAIN_TIMEOUT", "-5", "FLEETGATE_READINESS_DELAY must be 0 or more seconds"),
+        ("FLEETGATE_HEALTH_TIMEOUT", "0", "must be whole numbers of at least 1"),
+        ("FLEETGATE_READINESS_DELAY", "soon", "FLEETGATE_READINESS_DELAY='soon' is not a whole number"),
+    ],
+)
+def test_rollout_timings_out_of_range_are_refused(
+    tmp_path: Path, name: str, value: str, message: str
+) -> None:
+    from fleetgate.settings import SettingsError, load
+
+    with pytest.raises(SettingsError, match=message):
+        load({"FLEETGATE_HOME": str(tmp_path), name: value})
