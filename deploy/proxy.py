@@ -246,5 +246,7 @@ def parse_stat(text: str, backend: str) -> dict[str, SlotStat]:
     found = {}
     for row in rows:
         if row.get("pxname") == backend and row.get("svname") in SLOTS:
-            found[row["svname"]] = SlotStat(row["status"], row["check_status"], int(row["scur"] or 0))
+            # HAProxy marks a check in progress with "* " before the last check's status ("* L7OK").
+            check = row["check_status"].removeprefix("* ")
+            found[row["svname"]] = SlotStat(row["status"], check, int(row["scur"] or 0))
     return found

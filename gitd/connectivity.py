@@ -14,7 +14,7 @@ from .links import Links
 
 def check_connected(links: Links, in_repository: Callable[[bytes], bool]) -> None:
     """Every referenced object arrived or is already known; else name the first missing one."""
-    for sha in links.missing:
+    for sha in links.missing():
         if not in_repository(sha):
             raise PackRejected(f"missing object {sha.hex()}: the push is incomplete; push again")
 

@@ -11,7 +11,7 @@ before its new blobs) is set aside in scratch space, and looked up once more whe
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from itertools import filterfalse
 
 from .object_index import NAME, ObjectIndex
@@ -31,7 +31,6 @@ class Links:
         self.objects = ObjectIndex(scratch)
         self.kinds = bytearray()  # object type by place (0: not resolved yet)
         self.shapes = TreeShapes(self.objects, depth_cap, path_cap)
-        self.missing: set[bytes] = set()  # referenced by the pack and not in it: known after `finish`
         self._later = Scratch(scratch, _FIRST_LATER)  # names referenced before they arrived
         # Names of the pack referenced lately -> their places (or _ABSENT), in two generations: when
         # the young one is full it becomes the old one and the old one is dropped.
@@ -77,14 +76,19 @@ class Links:
         return places
 
     def finish(self) -> None:
-        """The pack is whole: what was referenced before it arrived and never did is `missing`, and
-        the trees still waiting for subtrees are measured."""
+        """The pack is whole: trees still waiting for subtrees are measured (leaves for what never came)."""
         self.shapes.finish()
+
+    def missing(self) -> Iterator[bytes]:
+        """Once the pack is whole: what it referenced and did not bring (a name may come more than once).
+
+        Read from the scratch space, not gathered into a set: a hostile pack may name millions.
+        """
         later, objects = self._later.map, self.objects
         for at in range(0, self._later.used, NAME):
             sha = later[at : at + NAME]
             if objects.get(sha) is None:
-                self.missing.add(sha)
+                yield sha
 
     def kind_of(self, sha: bytes) -> int | None:
         """The type of an object of the pack, or None when the pack does not hold it."""

@@ -51,32 +51,30 @@ class ObjectIndex:
         """Record that the object at `place` is `sha`; False when another place already has that name."""
         if (self._named + 1) * 2 > len(self._slots):
             self._grow()
-        slots, names = self._slots, self._names.map
-        mask = len(slots) - 1
-        i = hash(sha) & mask
-        while slots[i] != _EMPTY:
-            at = (slots[i] - 1) * NAME
-            if names[at : at + NAME] == sha:
-                return False
-            i = (i + 1) & mask
-        slots[i] = place + 1
-        names[place * NAME : place * NAME + NAME] = sha
+        slot = self._slot_of(sha)
+        if self._slots[slot] != _EMPTY:
+            return False
+        self._slots[slot] = place + 1
+        self._names.map[place * NAME : place * NAME + NAME] = sha
         self._named += 1
         return True
 
     def get(self, sha: bytes) -> int | None:
         """The place of the object named `sha`, or None when the pack holds no such object (yet)."""
+        used = self._slots[self._slot_of(sha)]
+        return None if used == _EMPTY else used - 1
+
+    def _slot_of(self, sha: bytes) -> int:
+        """The slot that holds `sha`, or the free slot where it would go (linear probing)."""
         slots, names = self._slots, self._names.map
         mask = len(slots) - 1
         i = hash(sha) & mask
-        while True:
-            used = slots[i]
-            if used == _EMPTY:
-                return None
+        while (used := slots[i]) != _EMPTY:
             at = (used - 1) * NAME
             if names[at : at + NAME] == sha:
-                return used - 1
+                return i
             i = (i + 1) & mask
+        return i
 
     def __enter__(self) -> ObjectIndex:
         return self

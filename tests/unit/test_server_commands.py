@@ -176,6 +176,10 @@ def test_runtime_commands_and_stats():
     found = proxy.parse_stat(stat, "fg_alice.demo")
     assert found == {"a": SlotStat("UP", "L7OK", 2), "b": SlotStat("DRAIN 1/2", "INI", 0)}
     assert found["a"].healthy and not found["b"].healthy
+    # A check in progress: HAProxy shows the last one's status after "* " (server status said
+    # "unhealthy" whenever it asked during one of the 500 ms checks).
+    during = proxy.parse_stat(stat.replace(",UP,L7OK", ",UP,* L7OK"), "fg_alice.demo")
+    assert during["a"] == SlotStat("UP", "L7OK", 2) and during["a"].healthy
 
 
 def c(name: str, release: str, state: str = "exited") -> Container:

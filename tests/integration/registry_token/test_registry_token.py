@@ -12,6 +12,7 @@ import json
 import shutil
 from pathlib import Path
 
+import docker
 import httpx
 import jwt
 import pytest
@@ -47,12 +48,32 @@ def token_claims(setup: TokenSetup, auth: tuple[str, str] | None, *scopes: str) 
 
 @pytest.fixture(scope="module")
 def published(token_setup: TokenSetup) -> dict[str, Published]:
-    """busybox published by fleetgate's publish (operator account) into alice/tok-a and alice/tok-b."""
+    """busybox published by fleetgate's publish (operator account) into alice/tok-a and alice/tok-b.
+
+    Each fleet gets an image of its own: a Docker daemon that holds a manifest (pulled under another
+    repository) answers a pull of the same digest from its content store without asking the registry,
+    and a test that one fleet's credential cannot pull the other's image then passed or failed by chance.
+    """
     setup = token_setup
     for slug in ("alice/tok-a", "alice/tok-b"):
         new_fleet(setup, slug)
     registry = Registry(setup.registry, AUTH_USER, AUTH_PASSWORD)
-    return {fleet: publish(IMAGE, registry, "alice", fleet, "main", "t1") for fleet in ("tok-a", "tok-b")}
+    client = docker.from_env()
+    own = _variant(client, IMAGE, "tok-b")
+    try:
+        images = {"tok-a": IMAGE, "tok-b": own}
+        return {fleet: publish(images[fleet], registry, "alice", fleet, "main", "t1") for fleet in images}
+    finally:
+        client.images.remove(own, force=True)
+
+
+def _variant(client: docker.DockerClient, image: str, label: str) -> str:
+    """A new image id: `image` with one more label (a container is created, never started)."""
+    container = client.containers.create(image, command=["true"])
+    try:
+        return container.commit(changes=[f"LABEL fleetgate.test={label}"]).id
+    finally:
+        container.remove()
 
 
 def test_the_token_route(token_setup: TokenSetup, published: dict[str, Published]) -> None:
