@@ -168,7 +168,6 @@ class _Indexer:
     def add(self, records: list) -> None:
         """One batch of the stream: (kind, base, data, sha, offset, crc) per object, in pack order."""
         offsets, crcs, allot = self.offsets, self.crcs, self.links.allot
-        self.links.shapes.reserve(len(offsets) + len(records))
         for kind, base, data, sha, offset, crc in records:
             place = allot()
             offsets.append(offset)

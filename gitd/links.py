@@ -40,6 +40,7 @@ class Links:
     def allot(self) -> int:
         """A place for the next object of the pack, in pack order."""
         self.kinds.append(0)
+        self.shapes.allot()
         return self.objects.allot()
 
     def arrived(self, place: int, kind: int, sha: bytes) -> bool:

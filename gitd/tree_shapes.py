@@ -30,12 +30,10 @@ class TreeShapes:
         # A subtree not measured yet (not arrived, or open) -> what waits for it: parent place << 16 | name.
         self._waiting: dict[bytes, list[int]] = {}
 
-    def reserve(self, places: int) -> None:
-        """Room for `places` objects (the pack's places given out so far)."""
-        if places > len(self.depth):
-            more = bytes(4 * (places - len(self.depth)))
-            self.depth.frombytes(more)
-            self.path.frombytes(more)
+    def allot(self) -> None:
+        """Room for the pack's next object (a tree or not: measures are kept by place)."""
+        self.depth.append(0)
+        self.path.append(0)
 
     def add(
         self, sha: bytes, place: int, longest: int, subtrees: list[bytes], places: list, names: list[int]

@@ -33,12 +33,13 @@ class Pack:
         self.shapes = TreeShapes(self.objects, depth_cap, path_cap)
 
     def blob(self, name: str) -> None:
+        self.shapes.allot()
         self.objects.name(self.objects.allot(), _sha(name))
 
     def tree(self, name: str, longest: int, subtrees: list[tuple[str, int]] = ()) -> int:
         place = self.objects.allot()
+        self.shapes.allot()
         self.objects.name(place, _sha(name))
-        self.shapes.reserve(len(self.objects))
         shas = [_sha(child) for child, _ in subtrees]
         self.shapes.add(
             _sha(name), place, longest, shas, list(map(self.objects.get, shas)), [n for _, n in subtrees]
