@@ -14,9 +14,14 @@ from .links import Links
 
 def check_connected(links: Links, in_repository: Callable[[bytes], bool]) -> None:
     """Every referenced object arrived or is already known; else name the first missing one."""
+    # A name may come more than once (referenced again after the cache forgot it): ask the
+    # repository once. The set holds only names the repository has, so a hostile pack cannot grow it.
+    known: set[bytes] = set()
     for sha in links.missing():
-        if not in_repository(sha):
-            raise PackRejected(f"missing object {sha.hex()}: the push is incomplete; push again")
+        if sha not in known:
+            if not in_repository(sha):
+                raise PackRejected(f"missing object {sha.hex()}: the push is incomplete; push again")
+            known.add(sha)
 
 
 def check_tips(

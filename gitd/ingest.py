@@ -371,6 +371,6 @@ def _apply(kind: int, source: bytes, delta: bytes) -> bytes:
 
 def _install(store: DiskObjectStore, path: Path, indexer: _Indexer, extra: list, pack_sha: bytes) -> Path:
     objects, offsets, crcs = indexer.links.objects, indexer.offsets, indexer.crcs
-    ours = ((objects.sha_at(place), offsets[place], crcs[place]) for place in objects.sorted_places())
+    ours = ((sha, offsets[place], crcs[place]) for sha, place in objects.by_name())
     # `extra`: the bases a thin pack was completed with, not the push's own objects.
     return install(Path(store.pack_dir), path, merge(ours, sorted(extra)), pack_sha)

@@ -11,6 +11,7 @@ answers the rest, and orders the names for the pack's index.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Iterator
 
 from .scratch import Scratch
 
@@ -92,19 +93,16 @@ class ObjectIndex:
         """The name of the object at `place` (the null sha while it is unresolved)."""
         return self._names.map[place * NAME : place * NAME + NAME]
 
-    def sorted_places(self) -> array:
-        """Every place, ordered by name: the order of a pack index (once every object is resolved).
+    def by_name(self) -> Iterator[tuple[bytes, int]]:
+        """(sha, place) of every object, ordered by sha: the order of a pack index (all resolved).
 
         Sorted one leading byte at a time, so that only 1/256 of the names are Python objects at once.
         """
         buckets = [array("I") for _ in range(256)]
         for place, first in enumerate(self._names.map[: self._places * NAME : NAME]):
             buckets[first].append(place)
-        order = array("I")
-        sha_at = self.sha_at
         for bucket in buckets:
-            order.extend(sorted(bucket, key=sha_at))
-        return order
+            yield from sorted(zip(map(self.sha_at, bucket), bucket, strict=True))
 
     def _grow(self) -> None:
         old, old_file = self._slots, self._slot_file

@@ -20,9 +20,6 @@ class Scratch:
         self.map = mmap.mmap(self.file.fileno(), size)
         self.used = 0  # bytes appended (`append`); the rest of the map is zeros
 
-    def __len__(self) -> int:
-        return len(self.map)
-
     def fit(self, size: int) -> None:
         """Make the region at least `size` bytes long (doubling): the file grows with it, zero-filled."""
         if size > len(self.map):

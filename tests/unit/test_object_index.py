@@ -43,7 +43,7 @@ def test_a_name_given_twice_is_refused(index: ObjectIndex) -> None:
 def test_places_come_sorted_by_name_for_the_pack_index(index: ObjectIndex) -> None:
     for n in range(3000):
         index.name(index.allot(), _sha(n))
-    order = index.sorted_places()
+    order = [place for _, place in index.by_name()]
     assert [index.sha_at(p) for p in order] == sorted(_sha(n) for n in range(3000))
 
 
