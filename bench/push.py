@@ -683,6 +683,7 @@ class Bench:
                 where = f" ({mem.breakdown})" if server is self.gate else ""
                 line = f"  round {r + 1} {server.label:9} {seconds:6.2f} s  peak RssAnon{mem.peak_mb:6.1f} MB"
                 say(line + where)
+                say(f"          CPU {mem.cpu}")
             self.last_big = name
         self.figures.memory["fleetgate-100"] = max(peaks)
 

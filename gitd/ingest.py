@@ -4,9 +4,10 @@ dulwich's `add_thin_pack` inflates every object three times (copy, index, valida
 pack in the repository before any decision. Here each object is inflated once, by the pack stream
 (`pack_stream`: caps from the headers, disk, CRCs, whole objects hashed), and this stage resolves
 each delta at once against its base, which is almost always still in a cache of recently resolved
-objects bounded in bytes (git writes a base shortly before its deltas). A base that fell out of the
-cache is rebuilt from the part of the pack already on disk; a delta whose base has not arrived yet (a
-ref-delta to a later object) waits for it. Every commit, tree and tag is fsck-checked while it is in
+objects bounded in bytes (git writes a base shortly before its deltas). A blob delta whose base fell
+out of the cache is set aside and resolved later, with the deltas that come to depend on it, in one
+rebuild of the base from the part of the pack already on disk; a delta whose base has not arrived yet
+(a ref-delta to a later object) waits for it. Every commit, tree and tag is fsck-checked while it is in
 hand, and what connectivity and the depth/path caps need is recorded on the way (`links`), so the
 pack is never read again. For a big pack the stream runs in a process of its own (`ingest_frames`).
 """
@@ -60,7 +61,10 @@ _HEADER_MAX = 32
 CACHE_BYTES = 32 << 20
 # The cache's objects come and go by the hundred thousand: the C heap they leave holes in is given
 # back to the system this often (glibc keeps it otherwise, and RssAnon grew with the pack).
-TRIM_EVERY = 16 << 20
+TRIM_EVERY = 16 << 20  # bytes of objects made or re-read
+# Blob deltas set aside at most, before they are resolved (16 bytes each, and a list entry while
+# they are resolved): a hostile pack of millions of them costs no more than a big honest one.
+DEFER_MAX = 1 << 16
 ENTRY_COST = 200  # what a cache entry costs besides its data (key, tuple, the ordered dict's node)
 # What a malformed pack makes the resolution raise, besides the stream's; each becomes a PackRejected.
 _CORRUPTION = (*CORRUPTION, ApplyDeltaError)
@@ -163,7 +167,8 @@ class _Indexer:
         self.cache_item = cache_bytes // 4
         self.waiting_ofs: dict[int, list[int]] = {}  # unresolved base place -> deltas waiting on it
         self.waiting_ref: dict[bytes, list[int]] = {}  # base sha not seen yet -> deltas waiting on it
-        self.next_trim = TRIM_EVERY
+        self.churn = 0  # bytes of objects made or re-read since the heap was last trimmed
+        self.deferred = array("Q")  # (base place, delta place) pairs of blob deltas set aside
 
     def add(self, records: list) -> None:
         """One batch of the stream: (kind, base, data, sha, offset, crc) per object, in pack order."""
@@ -176,17 +181,21 @@ class _Indexer:
                 self._resolved(place, kind, data, sha)
             else:
                 self._delta(place, base, data)
-        if offsets and offsets[-1] >= self.next_trim:
-            self.next_trim = offsets[-1] + TRIM_EVERY
-            _trim_heap()
+        self._trim()
 
     def finish(self) -> None:
         """Every delta must have found its base; then the trees still waiting for subtrees are measured."""
+        self._resolve_deferred()
         if self.waiting_ofs or self.waiting_ref:
             base = next(iter(self.waiting_ref), None)
             named = f" (no object {base.hex()})" if base is not None else ""
             raise PackRejected(f"pack has a delta that does not resolve{named}")
         self.links.finish()
+
+    def _trim(self) -> None:
+        if self.churn >= TRIM_EVERY:
+            self.churn = 0
+            _trim_heap()
 
     def _place_at(self, offset: int) -> int:
         """The place of the object that starts at `offset`, or -1."""
@@ -200,6 +209,9 @@ class _Indexer:
         if isinstance(base, int):
             if not self.links.kinds[base]:
                 self.waiting_ofs.setdefault(base, []).append(place)
+                return
+            if base not in self.cache and self.links.kinds[base] == BLOB:
+                self._defer(base, place)
                 return
             kind, source = self._data_of(base)
         else:
@@ -215,19 +227,44 @@ class _Indexer:
                 self.external.add(base)
         self._resolved(place, kind, _apply(kind, source, delta))
 
+    def _defer(self, base: int, place: int) -> None:
+        # A blob whose base fell out of the cache: rebuilding the base now would walk its whole chain
+        # back from the disk, and again for the next version of the same file, which comes thousands of
+        # objects later (git writes a file's history newest first, each version a delta of the one
+        # before). Set aside, the delta and every later version (waiting on it) are resolved in one walk.
+        # Trees are not set aside: their parents would wait to be measured, and they are few.
+        self.deferred.append(base)
+        self.deferred.append(place)
+        if len(self.deferred) >= 2 * DEFER_MAX:
+            self._resolve_deferred()
+
+    def _resolve_deferred(self) -> None:
+        """Resolve the blob deltas set aside, in the order of their bases in the pack."""
+        deferred, self.deferred = self.deferred, array("Q")
+        bases = set()
+        for base, place in zip(deferred[::2], deferred[1::2], strict=True):
+            self.waiting_ofs.setdefault(base, []).append(place)
+            bases.add(base)
+        del deferred
+        for base in sorted(bases):
+            self._wake(base, None)
+            self._trim()
+
     def _resolved(self, place: int, kind: int, data: bytes, sha: bytes | None = None) -> None:
         """Hash, check and record one object; then resolve whatever was waiting for it."""
         sha = self._record(place, kind, data, sha)
         if self.waiting_ofs or self.waiting_ref:
             self._wake(place, sha)
 
-    def _wake(self, place: int, sha: bytes) -> None:
+    def _wake(self, place: int, sha: bytes | None) -> None:
         # Only places and shas wait in line: the data is taken again from the cache (or the disk)
         # when its turn comes, so a wide fan of waiting deltas holds no more memory than the cache.
         todo = [(place, sha)]
         while todo:
             place, sha = todo.pop()
-            waiting = self.waiting_ofs.pop(place, []) + self.waiting_ref.pop(sha, [])
+            waiting = self.waiting_ofs.pop(place, [])
+            if sha is not None:
+                waiting += self.waiting_ref.pop(sha, [])
             if not waiting:
                 continue
             kind, data = self._data_of(place)
@@ -240,6 +277,7 @@ class _Indexer:
             h = hashlib.sha1(OBJECT_HEADERS[kind] % len(data))
             h.update(data)
             sha = h.digest()
+        self.churn += len(data)
         if not self.links.arrived(place, kind, sha):
             raise PackRejected(f"pack holds object {sha.hex()} twice")
         if kind != BLOB:
@@ -305,7 +343,9 @@ class _Indexer:
                 raise PackRejected("pack ends inside an object")
             at += len(raw)
             chunks.append(d.decompress(raw))
-        return kind, base, b"".join(chunks)
+        data = b"".join(chunks)
+        self.churn += len(data)
+        return kind, base, data
 
     def release(self) -> None:
         """Drop the cache: the checks that follow need the memory more."""
@@ -313,6 +353,7 @@ class _Indexer:
         self.cache_size = 0
         self.waiting_ofs.clear()
         self.waiting_ref.clear()
+        self.deferred = array("Q")
 
     # --- checks ------------------------------------------------------------------------------------
 

@@ -89,6 +89,10 @@ class PackBuilder:
         delta = b"".join(create_delta(source, target))
         return self._add(_header(REF, len(delta)) + base_sha + zlib.compress(delta))
 
+    def raw_ofs_delta(self, base_entry: int, delta: bytes) -> int:
+        distance = 12 + len(self.body) - self.offsets[base_entry]
+        return self._add(_header(OFS, len(delta)) + _ofs(distance) + zlib.compress(delta))
+
     def raw_ref_delta(self, base_sha: bytes, delta: bytes) -> int:
         return self._add(_header(REF, len(delta)) + base_sha + zlib.compress(delta))
 
@@ -201,6 +205,41 @@ def test_ofs_deltas_to_a_base_in_another_chain_the_cache_forgot_resolve(repo: Pa
     for cache in (1 << 20, 8000, 100):
         _, contents = ingest(repo, b.pack(), cache_bytes=cache)
         assert sorted(contents.values()) == expected
+
+
+def _file_histories(files: int, count: int) -> tuple[PackBuilder, list[bytes]]:
+    """`files` files of `count` versions each, as git writes them: every file's newest version whole,
+    then round by round one older version of each file, a delta of the version before it."""
+    histories = [versions(count, seed=10 + f) for f in range(files)]
+    b = PackBuilder()
+    entries = [b.whole(BLOB, h[0]) for h in histories]
+    for i in range(1, count):
+        for f, h in enumerate(histories):
+            entries[f] = b.ofs_delta(entries[f], h[i - 1], h[i])
+    return b, [text for h in histories for text in h]
+
+
+@pytest.mark.parametrize("defer_max", [1, 3, 1 << 16])
+def test_blob_deltas_whose_base_the_cache_forgot_are_set_aside_and_resolved(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, defer_max: int
+) -> None:
+    # Ten files' versions interleaved: with room for a few versions, every delta finds its base gone
+    # and is set aside with the versions after it; at most `defer_max` wait before they are resolved.
+    monkeypatch.setattr("fleetgate.gitd.ingest.DEFER_MAX", defer_max)
+    b, texts = _file_histories(10, 6)
+    # A later ref-delta on a version that is set aside when it arrives waits for it in turn.
+    b.ref_delta(_sha(BLOB, texts[3]), texts[3], texts[3] + b"by name")
+    for cache in (1 << 20, 20_000, 64):
+        pack, contents = ingest(repo, b.pack(), cache_bytes=cache)
+        assert pack.object_count == 61
+        assert sorted(contents.values()) == sorted([*texts, texts[3] + b"by name"])
+
+
+def test_a_set_aside_delta_that_does_not_apply_is_refused(repo: Path) -> None:
+    b, texts = _file_histories(4, 3)
+    b.raw_ofs_delta(0, b"\x10\x05\x90\x40")  # made for a 16-byte base; the base has 6000
+    with pytest.raises(PackRejected, match="pack has a delta that does not apply"):
+        ingest(repo, b.pack(), cache_bytes=64)
 
 
 def test_a_ref_delta_to_an_object_later_in_the_pack_waits_for_it(repo: Path) -> None:
