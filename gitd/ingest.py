@@ -253,7 +253,7 @@ class _Indexer:
     def _resolved(self, place: int, kind: int, data: bytes, sha: bytes | None = None) -> None:
         """Hash, check and record one object; then resolve whatever was waiting for it."""
         sha = self._record(place, kind, data, sha)
-        if self.waiting_ofs or self.waiting_ref:
+        if place in self.waiting_ofs or sha in self.waiting_ref:  # rare: most deltas come after their base
             self._wake(place, sha)
 
     def _wake(self, place: int, sha: bytes | None) -> None:
