@@ -62,8 +62,8 @@ CACHE_BYTES = 32 << 20
 # The cache's objects come and go by the hundred thousand: the C heap they leave holes in is given
 # back to the system this often (glibc keeps it otherwise, and RssAnon grew with the pack).
 TRIM_EVERY = 16 << 20  # bytes of objects made or re-read
-# Blob deltas set aside at most, before they are resolved (16 bytes each, and a list entry while
-# they are resolved): a hostile pack of millions of them costs no more than a big honest one.
+# Deltas set aside at most (blob deltas whose base the cache forgot, and the deltas that come to wait
+# on those) before they are resolved: a hostile pack of millions of them costs what a big honest one does.
 DEFER_MAX = 1 << 16
 ENTRY_COST = 200  # what a cache entry costs besides its data (key, tuple, the ordered dict's node)
 # What a malformed pack makes the resolution raise, besides the stream's; each becomes a PackRejected.
@@ -169,6 +169,7 @@ class _Indexer:
         self.waiting_ref: dict[bytes, list[int]] = {}  # base sha not seen yet -> deltas waiting on it
         self.churn = 0  # bytes of objects made or re-read since the heap was last trimmed
         self.deferred = array("Q")  # (base place, delta place) pairs of blob deltas set aside
+        self.set_aside = 0  # deltas deferred, or waiting on one deferred, since they were last resolved
 
     def add(self, records: list) -> None:
         """One batch of the stream: (kind, base, data, sha, offset, crc) per object, in pack order."""
@@ -209,6 +210,7 @@ class _Indexer:
         if isinstance(base, int):
             if not self.links.kinds[base]:
                 self.waiting_ofs.setdefault(base, []).append(place)
+                self._count_set_aside()
                 return
             if base not in self.cache and self.links.kinds[base] == BLOB:
                 self._defer(base, place)
@@ -235,12 +237,17 @@ class _Indexer:
         # Trees are not set aside: their parents would wait to be measured, and they are few.
         self.deferred.append(base)
         self.deferred.append(place)
-        if len(self.deferred) >= 2 * DEFER_MAX:
+        self._count_set_aside()
+
+    def _count_set_aside(self) -> None:
+        self.set_aside += 1
+        if self.set_aside >= DEFER_MAX and self.deferred:
             self._resolve_deferred()
 
     def _resolve_deferred(self) -> None:
         """Resolve the blob deltas set aside, in the order of their bases in the pack."""
         deferred, self.deferred = self.deferred, array("Q")
+        self.set_aside = 0
         bases = set()
         for base, place in zip(deferred[::2], deferred[1::2], strict=True):
             self.waiting_ofs.setdefault(base, []).append(place)
