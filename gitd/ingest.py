@@ -18,7 +18,6 @@ import ctypes
 import hashlib
 import os
 import tempfile
-import zlib
 from array import array
 from bisect import bisect_left
 from collections import OrderedDict
@@ -31,6 +30,7 @@ from pathlib import Path
 from dulwich.errors import ApplyDeltaError
 from dulwich.object_store import DiskObjectStore
 from dulwich.pack import apply_delta, extend_pack
+from zlib_ng import zlib_ng
 
 from fleetgate.limits import Limits
 
@@ -341,7 +341,7 @@ class _Indexer:
         kind, size, base, pos = object_header(os.pread(self.fd, _HEADER_MAX, offset), 0)
         if kind == OFS_DELTA:
             base = self._place_at(offset - base)
-        d = zlib.decompressobj()
+        d = zlib_ng.decompressobj()
         chunks = []
         at = offset + pos
         while not d.eof:
