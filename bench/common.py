@@ -146,12 +146,14 @@ class MemorySampler:
         self.peak_roles: dict[str, int] = {}
         self.samples = 0
         self._ticks: dict[int, tuple[str, int, int]] = {}  # pid -> (role, ticks first seen, ticks last seen)
+        self._sampling = False  # processes found from now on were born while sampling
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def __enter__(self) -> MemorySampler:
         self.peak_kib = tree_rss_anon_kib(self.root)
         self._follow_cpu()
+        self._sampling = True
         self._thread.start()
         return self
 
@@ -173,8 +175,8 @@ class MemorySampler:
             ticks = cpu_ticks(pid)
             if pid not in self._ticks:
                 # A process born while sampling counts from 0; one already there, from when sampling began.
-                born = self.samples > 0 or self._stop.is_set()
-                self._ticks[pid] = ("main" if pid == self.root else _role(pid), 0 if born else ticks, 0)
+                first = 0 if self._sampling else ticks
+                self._ticks[pid] = ("main" if pid == self.root else _role(pid), first, 0)
             role, first, _ = self._ticks[pid]
             self._ticks[pid] = (role, first, max(ticks, first))
 
