@@ -95,17 +95,15 @@ def rss_anon_kib(pid: int) -> int:
     return 0
 
 
-def tree_rss_anon_kib(root: int) -> int:
-    return sum(rss_anon_kib(pid) for pid in process_tree(root))
-
-
 def _role(pid: int) -> str:
     """A short name for a process of a server's tree, from its command line."""
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return "gone"
-    line = b" ".join(argv).decode(errors="replace")
+    line = b" ".join(argv).decode(errors="replace").strip()
+    if not line:
+        return "gone"  # exited, not reaped yet: no command line any more
     for needle, role in (("pack_stream", "pack stream"), ("spawn_main", "unpack worker"),
                          ("resource_tracker", "resource tracker"), ("receive-pack", "receive-pack"),
                          ("index-pack", "index-pack"), ("sshd", "sshd")):  # fmt: skip
@@ -121,15 +119,6 @@ def cpu_ticks(pid: int) -> int:
     except OSError:
         return 0
     return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
-
-
-def tree_breakdown_kib(root: int) -> dict[str, int]:
-    """RssAnon by process role (summed when several share one), for where a peak's memory is."""
-    roles: dict[str, int] = {}
-    for pid in process_tree(root):
-        role = "main" if pid == root else _role(pid)
-        roles[role] = roles.get(role, 0) + rss_anon_kib(pid)
-    return roles
 
 
 class MemorySampler:
@@ -151,8 +140,7 @@ class MemorySampler:
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def __enter__(self) -> MemorySampler:
-        self.peak_kib = tree_rss_anon_kib(self.root)
-        self._follow_cpu()
+        self.peak_kib = sum(self._sample().values())
         self._sampling = True
         self._thread.start()
         return self
@@ -160,25 +148,28 @@ class MemorySampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self._follow_cpu()
+        self._sample()  # the CPU up to the end
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
-            roles = tree_breakdown_kib(self.root)
+            roles = self._sample()
             if sum(roles.values()) > self.peak_kib:
                 self.peak_kib, self.peak_roles = sum(roles.values()), roles
-            self._follow_cpu()
             self.samples += 1
 
-    def _follow_cpu(self) -> None:
+    def _sample(self) -> dict[str, int]:
+        """One look at every process of the tree: RssAnon by role (summed when several share one),
+        and each process's CPU time so far."""
+        roles: dict[str, int] = {}
         for pid in process_tree(self.root):
+            role = "main" if pid == self.root else _role(pid)  # again each time: a fork may exec since
+            if role != "gone":
+                roles[role] = roles.get(role, 0) + rss_anon_kib(pid)
             ticks = cpu_ticks(pid)
-            if pid not in self._ticks:
-                # A process born while sampling counts from 0; one already there, from when sampling began.
-                first = 0 if self._sampling else ticks
-                self._ticks[pid] = ("main" if pid == self.root else _role(pid), first, 0)
-            role, first, _ = self._ticks[pid]
-            self._ticks[pid] = (role, first, max(ticks, first))
+            # A process born while sampling counts from 0; one already there, from when sampling began.
+            known, first, _ = self._ticks.get(pid, (role, 0 if self._sampling else ticks, 0))
+            self._ticks[pid] = (known if role == "gone" else role, first, max(ticks, first))
+        return roles
 
     @property
     def breakdown(self) -> str:

@@ -208,11 +208,12 @@ class _Indexer:
     def _delta(self, place: int, base: int | bytes, delta: bytes) -> None:
         """Resolve a delta that just arrived, or leave it waiting for its base."""
         if isinstance(base, int):
-            if not self.links.kinds[base]:
+            base_kind = self.links.kinds[base]
+            if not base_kind:
                 self.waiting_ofs.setdefault(base, []).append(place)
                 self._count_set_aside()
                 return
-            if base not in self.cache and self.links.kinds[base] == BLOB:
+            if base_kind == BLOB and base not in self.cache:
                 self._defer(base, place)
                 return
             kind, source = self._data_of(base)
