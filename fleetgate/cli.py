@@ -131,6 +131,7 @@ def _app(ctx: click.Context) -> App:
 
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fleetgate", prog_name="fleetgate", message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """fleetgate: git push to deploy to your fleets, on your own machines."""

@@ -7,12 +7,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-import asyncssh
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import models, users
+from .asyncssh_import import asyncssh
 
 # `type base64 [comment]`: the one format accepted; PEM, RFC 4716 and authorized_keys options are not.
 KEY_LINE = re.compile(

@@ -15,10 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncssh
-from asyncssh.process import SSHServerProcess
 from dulwich.protocol import Protocol, pkt_line
 
+from fleetgate.asyncssh_import import asyncssh
 from fleetgate.limits import Limits
 
 from .access import Access
@@ -137,9 +136,9 @@ class GitSSHServer(asyncssh.SSHServer):
         if self.sessions >= self.gateway.config.limits.sessions_per_connection:
             return False
         self.sessions += 1
-        return SSHServerProcess(self._run, None, 0, False)
+        return asyncssh.SSHServerProcess(self._run, None, 0, False)
 
-    async def _run(self, process: SSHServerProcess) -> None:
+    async def _run(self, process: asyncssh.SSHServerProcess) -> None:
         assert self.user is not None
         try:
             status = await self._serve(process)
@@ -149,7 +148,7 @@ class GitSSHServer(asyncssh.SSHServer):
         if not process.is_closing():
             process.exit(status)
 
-    async def _serve(self, process: SSHServerProcess) -> int:
+    async def _serve(self, process: asyncssh.SSHServerProcess) -> int:
         user = self.user
         assert user is not None
         try:
@@ -166,7 +165,7 @@ class GitSSHServer(asyncssh.SSHServer):
             return await self._in_worker(process, lambda proto, _bridge, _c: serve_upload_pack(repo, proto))
         return await self._receive(process, user, fleet, repo)
 
-    async def _receive(self, process: SSHServerProcess, user: str, fleet, repo: Path) -> int:
+    async def _receive(self, process: asyncssh.SSHServerProcess, user: str, fleet, repo: Path) -> int:
         limits = self.gateway.config.limits
         access = self.gateway.access
         fingerprint = self.fingerprint
@@ -203,7 +202,7 @@ class GitSSHServer(asyncssh.SSHServer):
             )
         return 1
 
-    async def _in_worker(self, process: SSHServerProcess, work) -> int:
+    async def _in_worker(self, process: asyncssh.SSHServerProcess, work) -> int:
         loop = asyncio.get_running_loop()
         bridge = ChannelBridge(loop, process)
         proto = Protocol(bridge.read, bridge.write)

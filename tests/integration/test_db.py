@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-import asyncssh
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from fleetgate import fleets, keys, leases, users
+from fleetgate.asyncssh_import import asyncssh
 from fleetgate.db import Database
 from fleetgate.models import Base
 

@@ -10,10 +10,10 @@ import sys
 import types
 from pathlib import Path
 
-import asyncssh
 import pytest
 from click.testing import CliRunner
 
+from fleetgate.asyncssh_import import asyncssh
 from fleetgate.cli import cli
 
 BAD_NAME = (

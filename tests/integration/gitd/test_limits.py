@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 
-import asyncssh
+from fleetgate.asyncssh_import import asyncssh
 
 from ..support import Gateway
 
