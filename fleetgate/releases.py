@@ -119,6 +119,11 @@ def _by_id(session: Session, release_id: int) -> Release:
     return _release(*found)
 
 
+def release_by_id(session: Session, release_id: int) -> Release:
+    """The release with this database id, or a ReleaseError."""
+    return _by_id(session, release_id)
+
+
 def check_options(options: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """The build options in their canonical order, or a ReleaseError naming the known ones."""
     unknown = sorted(set(options) - set(OPTIONS))

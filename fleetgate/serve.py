@@ -37,7 +37,11 @@ def _pipeline(settings: Settings, database: Database):
     return BuildPipeline(
         database,
         PipelineConfig(
-            build=build, node_id=settings.node_id, servers=servers, device_wait=settings.device_wait
+            build=build,
+            node_id=settings.node_id,
+            servers=servers,
+            device_wait=settings.device_wait,
+            home=settings.home,
         ),
     )
 
@@ -55,7 +59,10 @@ def build_gateway(settings: Settings, database: Database, pipeline=None):
         limits=settings.limits,
         node_id=settings.node_id,
     )
-    return Gateway(config, Access(database), pipeline or _pipeline(settings, database))
+    from fleetgate.cli.ssh import command_runner
+
+    pipeline = pipeline or _pipeline(settings, database)
+    return Gateway(config, Access(database), pipeline, command_runner(settings, database))
 
 
 def http_api(settings: Settings, database: Database):
@@ -66,6 +73,8 @@ def http_api(settings: Settings, database: Database):
     from fleetgate.deploy.registry_token_route import registry_token_router
     from fleetgate.deploy.target_state import RegistryCredentials
     from fleetgate.deploy.wakeups import WakeupHub
+    from fleetgate.operations.scope import Context
+    from fleetgate.user_api import BodyLimit, user_api_router
 
     listen = Listen(settings.http_host, settings.http_port, settings.http_cert, settings.http_key)
     try:
@@ -82,6 +91,8 @@ def http_api(settings: Settings, database: Database):
         app.include_router(registry_token_router(settings, database))
     except SigningKeyError as error:
         raise SettingsError(str(error)) from None
+    app.include_router(user_api_router(Context(database, settings)))  # /v1/ for users, by access token
+    app.add_middleware(BodyLimit)  # outermost: a user route's big body is refused before anything reads it
     return HttpServer(app, hub, sock, listen)
 
 
@@ -109,6 +120,9 @@ def run(settings: Settings, database: Database, pipeline=None) -> None:
     from fleetgate.gitd.server import serve_forever
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # asyncssh logs every command line at INFO, and a user's `env set KEY=VALUE` carries a secret; fleetgate
+    # logs each command itself, with values masked (gitd/user_commands.py).
+    logging.getLogger("asyncssh").setLevel(logging.WARNING)
     settings.repositories.mkdir(parents=True, exist_ok=True)
     from fleetgate import push_queue
     from fleetgate.hooks.recovery import reconcile

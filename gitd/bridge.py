@@ -84,3 +84,42 @@ class ChannelBridge:
     async def _write(stream, data: bytes) -> None:
         stream.write(data)
         await stream.drain()
+
+
+class TextOut:
+    """A text stream onto the channel's stdout or stderr, for user commands (click writes to it)."""
+
+    encoding = "utf-8"
+
+    def __init__(self, write) -> None:
+        self._write = write
+
+    def write(self, text: str) -> int:
+        """Send the text at once: a followed log must reach the user line by line."""
+        self._write(text.encode("utf-8", "replace"))
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing is buffered."""
+
+    def isatty(self) -> bool:
+        """Never a terminal: no pty is ever allocated, so no colour and no prompts."""
+        return False
+
+
+class TextIn:
+    """The channel's stdin as text, for a user command that reads input (`keys add < key.pub`)."""
+
+    def __init__(self, bridge: ChannelBridge) -> None:
+        self._bridge = bridge
+
+    def read(self, size: int = -1) -> str:
+        """Up to `size` bytes (all, for -1) until the client closes its side, decoded as UTF-8."""
+        parts, got = [], 0
+        while size < 0 or got < size:
+            data = self._bridge.recv(CHUNK if size < 0 else size - got)
+            if not data:
+                break
+            parts.append(data)
+            got += len(data)
+        return b"".join(parts).decode("utf-8", "replace")

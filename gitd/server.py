@@ -11,6 +11,8 @@ import contextlib
 import logging
 import os
 import threading
+import typing
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,14 +23,19 @@ from fleetgate.asyncssh_import import asyncssh
 from fleetgate.limits import Limits
 
 from .access import Access
-from .bridge import ChannelBridge, ChannelClosed
-from .commands import NOT_FOUND_MESSAGE, CommandRefused, parse_command, refusal_message
+from .bridge import ChannelBridge, ChannelClosed, TextIn, TextOut
+from .commands import NOT_FOUND_MESSAGE, VERBS, CommandRefused, parse_command, refusal_message
 from .pipeline import Pipeline, Pusher
 from .queue import FleetQueue, Superseded, WaitTimeout
 from .receive import ProtocolViolation, ReceiveContext, ReceiveSession
 from .repos import repository_path
 from .unpack import worker_pool
 from .upload import serve_upload_pack
+from .user_commands import HELP_FLAGS, UserCommand, help_text, is_user_command, parse_user_command
+from .user_commands import VERBS as USER_VERBS
+
+# The user commands that run a `fleetgate` command (help and whoami are answered here).
+RUN_VERBS = frozenset(verb for verb, spec in USER_VERBS.items() if spec.command)
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +52,32 @@ class GatewayConfig:
     node_id: str
 
 
+class CommandRunner(typing.Protocol):
+    """Runs one user command as `user` (the composition root's: gitd knows only the grammar)."""
+
+    def __call__(
+        self,
+        user: str,
+        fingerprint: str,
+        argv: list[str],
+        streams: tuple[TextIn, TextOut, TextOut],
+        stopped: Callable[[], bool],
+        label: str,
+    ) -> int: ...
+
+
 class Gateway:
     """State shared by every connection: lookups, the push queue, the worker pool, counters."""
 
-    def __init__(self, config: GatewayConfig, access: Access, pipeline: Pipeline) -> None:
+    def __init__(
+        self, config: GatewayConfig, access: Access, pipeline: Pipeline, commands: CommandRunner | None = None
+    ) -> None:
         self.config = config
         self.access = access
         self.pipeline = pipeline
+        self.commands = commands
+        # User commands get a pool of their own: a followed log must never hold up a push.
+        self.command_pool = ThreadPoolExecutor(config.limits.workers, thread_name_prefix="command")
         self.queue = FleetQueue(access.database, config.node_id, self.lookup)
         self.pool = ThreadPoolExecutor(config.limits.workers, thread_name_prefix="push")
         self.lookups = ThreadPoolExecutor(4, thread_name_prefix="lookup")
@@ -151,10 +177,22 @@ class GitSSHServer(asyncssh.SSHServer):
     async def _serve(self, process: asyncssh.SSHServerProcess) -> int:
         user = self.user
         assert user is not None
+        line = process.command or ""
+        if process.get_terminal_type() is not None:
+            # The pty is granted in name only, so that this session can be refused: a refused pty request
+            # is not enough, as OpenSSH with -tt sends its command before it learns of the refusal.
+            said = (
+                refusal_message(user) if not line else "fleetgate: no terminal here: run commands without -t"
+            )
+            process.stderr.write(said.encode() + b"\r\n")
+            return 1
+        if self.gateway.commands is not None and is_user_command(line, tuple(VERBS)):
+            return await self._user_command(process, user, line)
         try:
-            command = parse_command(process.command or "")
+            command = parse_command(line)
         except CommandRefused:
-            process.stderr.write(refusal_message(user).encode() + b"\n")
+            hint = f" (or see: {self._ssh_hint()} help)" if self.gateway.commands is not None else ""
+            process.stderr.write(refusal_message(user).encode() + hint.encode() + b"\n")
             return 1
         fleet = await self.gateway.lookup(self.gateway.access.fleet_for, user, command.owner, command.fleet)
         if fleet is None:
@@ -201,6 +239,52 @@ class GitSSHServer(asyncssh.SSHServer):
                 )
             )
         return 1
+
+    def _ssh_hint(self) -> str:
+        config = self.gateway.config
+        return f"ssh -p {config.port} git@{config.host}"
+
+    async def _user_command(self, process: asyncssh.SSHServerProcess, user: str, line: str) -> int:
+        try:
+            command = parse_user_command(line)
+        except CommandRefused as refused:
+            log.info("user %s (key %s): command refused: %s", user, self.fingerprint, refused)
+            process.stderr.write(f"fleetgate: {refused}\n".encode())
+            return 1
+        log.info("user %s (key %s) runs: %s", user, self.fingerprint, command.logged())
+        if command.verb == "help" and command.args[:1] and command.args[0] in RUN_VERBS:
+            command = UserCommand(command.args[0], ("--help",))  # `help releases` = `releases --help`
+        if command.verb in ("help", "whoami") and (
+            command.verb == "help" or set(command.args) & set(HELP_FLAGS)
+        ):
+            process.stdout.write(help_text(self._ssh_hint()).encode())
+            return 0
+        if command.verb == "whoami":
+            process.stdout.write(f"{user}\nkey {self.fingerprint}\n".encode())
+            return 0
+        return await self._run_command(process, user, command)
+
+    async def _run_command(self, process: asyncssh.SSHServerProcess, user: str, command: UserCommand) -> int:
+        loop = asyncio.get_running_loop()
+        bridge = ChannelBridge(loop, process)
+        closed = threading.Event()
+        watch = asyncio.ensure_future(process.channel.wait_closed())
+        watch.add_done_callback(lambda _f: closed.set())
+        streams = (TextIn(bridge), TextOut(bridge.write), TextOut(bridge.write_stderr))
+        runner = self.gateway.commands
+        assert runner is not None
+        fingerprint = self.fingerprint
+
+        def run() -> int:
+            try:
+                return runner(user, fingerprint, command.argv(user), streams, closed.is_set, command.label)
+            except ChannelClosed:
+                return 1
+
+        try:
+            return await loop.run_in_executor(self.gateway.command_pool, run)
+        finally:
+            watch.cancel()
 
     async def _in_worker(self, process: asyncssh.SSHServerProcess, work) -> int:
         loop = asyncio.get_running_loop()
@@ -253,7 +337,7 @@ async def start(gateway: Gateway) -> asyncssh.SSHAcceptor:
         config.port,
         server_host_keys=[load_host_key(config.host_key_path)],
         encoding=None,
-        allow_pty=False,
+        allow_pty=True,  # granted only to refuse the session with one line (GitSSHServer._serve)
         line_editor=False,
         agent_forwarding=False,
         x11_forwarding=False,
@@ -292,5 +376,6 @@ async def serve_forever(gateway: Gateway, ready=None) -> None:
     finally:
         acceptor.close()
         gateway.pool.shutdown(wait=False, cancel_futures=True)
+        gateway.command_pool.shutdown(wait=False, cancel_futures=True)
         if gateway.unpackers is not None:
             gateway.unpackers.shutdown(wait=False, cancel_futures=True)

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import yaml
 from fleetgate.build.docker_build import BuilderUnavailable, BuildFailed
@@ -26,6 +27,7 @@ from fleetgate.deploy.fleet_rollout import RolloutConfig
 from fleetgate.gitd.pipeline import Decision, Progress, Push, RefResult, RefUpdate, Verdict
 
 from fleetgate import release_images, release_leases, releases
+from fleetgate.build_logs import LiveLogWriter, live_path
 from fleetgate.db import Database
 from fleetgate.device_types import device_type
 from fleetgate.models import utcnow
@@ -47,6 +49,7 @@ class PipelineConfig:
     node_id: str
     servers: RolloutConfig | None = None  # None: pushes never roll out to servers (tests of git alone)
     device_wait: float = 600.0  # seconds a `-o wait=devices` push streams the devices' progress
+    home: Path | None = None  # FLEETGATE_HOME, where live build logs are written; None: none are
 
 
 class BuildPipeline:
@@ -77,12 +80,33 @@ class BuildPipeline:
         progress: Progress,
         cancelled: threading.Event,
     ):
-        out = PushOutput(progress, options.plain, cancelled, options.detach)
         # With -o detach the build outlives the client: it ignores the disconnect.
         stop = threading.Event() if options.detach else cancelled
         device = device_type(push.fleet.device_type)
         placement = place(device, self.config.build.builders, options.emulated)
         release = self._start(push, update, options, placement)
+        # Others follow the build from this file (`logs RELEASE -f`); it goes when the build ends.
+        live = None if self.config.home is None else LiveLogWriter(live_path(self.config.home, release.hash))
+        tee = None if live is None else live.write
+        out = PushOutput(progress, options.plain, cancelled, options.detach, tee=tee)
+        try:
+            return self._build(push, update, rule, options, out, stop, device, placement, release)
+        finally:
+            if live is not None:
+                live.close()
+
+    def _build(
+        self,
+        push: Push,
+        update: RefUpdate,
+        rule: BranchRule,
+        options: BuildOptions,
+        out: PushOutput,
+        stop: threading.Event,
+        device,
+        placement: Placement,
+        release: releases.Release,
+    ):
         out.info(f"Starting build for {push.fleet.slug}, user {push.pusher.user}")
         started = time.monotonic()
         spec = ReleaseSpec(

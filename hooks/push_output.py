@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from fleetgate.build.release import BuiltRelease
 from fleetgate.gitd.bridge import ChannelClosed
@@ -19,9 +20,16 @@ class PushOutput:
     """Writes to one pusher; a vanished client cancels the build unless the push was detached."""
 
     def __init__(
-        self, progress: Progress, plain: bool, cancelled: threading.Event, detach: bool, cap: int = OUTPUT_CAP
+        self,
+        progress: Progress,
+        plain: bool,
+        cancelled: threading.Event,
+        detach: bool,
+        cap: int = OUTPUT_CAP,
+        tee: Callable[[str], None] | None = None,
     ) -> None:
         self._progress = progress
+        self._tee = tee  # the live build log others follow; it gets every line, the pusher gone or not
         self._plain = plain
         self._cancelled = cancelled
         self._detach = detach
@@ -31,6 +39,8 @@ class PushOutput:
         self._gone = False
 
     def _send(self, text: str, always: bool = False) -> None:
+        if self._tee is not None:
+            self._tee(text)
         with self._lock:
             if self._gone:
                 return

@@ -13,7 +13,7 @@ from sqlalchemy import update
 
 from fleetgate import models, release_images, releases
 from fleetgate.cli import cli
-from fleetgate.cli_release import _duration, _size
+from fleetgate.cli.releases import _duration, _size
 from fleetgate.db import Database
 
 T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
-from . import fleets, releases
-from .cli_output import Failure, format_time, json_option, print_table, to_json
-from .deploy import devices, provisioning, targets
-from .deploy.devices import Device
+from fleetgate.deploy import devices
+from fleetgate.deploy.devices import Device
+from fleetgate.operations import devices as device_ops
+from fleetgate.operations import views
 
-if TYPE_CHECKING:
-    from .cli import App
-
-
-def _app(ctx: click.Context) -> App:
-    return ctx.find_root().obj
+from .context import app_of
+from .output import echo, format_time, json_option, print_table, to_json
 
 
 def _label(device: Device) -> str:
@@ -28,36 +22,15 @@ def _label(device: Device) -> str:
 @click.pass_context
 def provisioning_key(ctx: click.Context, slug: str) -> None:
     """Issue a key that lets new devices join the fleet; it is printed once, never again."""
-    app = _app(ctx)
-    if not app.settings.registry:
-        raise Failure(provisioning.NO_REGISTRY)
-    with app.database.session() as session:
-        fleet = fleets.get_fleet(session, *fleets.parse_slug(slug))
-        key = provisioning.issue_key(session, fleet)
-    click.echo(key)
-    click.echo(f"devices register to {fleet.slug} with it; it is not shown again", err=True)
+    app = app_of(ctx)
+    fleet, key = device_ops.issue_provisioning_key(app.context, app.actor, slug)
+    echo(key)
+    echo(f"devices register to {fleet} with it; it is not shown again", err=True)
 
 
 @click.group()
 def device() -> None:
     """List a fleet's devices, pin one to a release, or remove one (revoking its key)."""
-
-
-def _facts(device: Device, target: str | None) -> dict[str, object]:
-    return {
-        "uuid": device.uuid,
-        "name": device.name,
-        "device_type": device.device_type,
-        "status": device.status,
-        "release": device.release,
-        "target": target,
-        "pinned": device.pinned_release is not None,
-        "progress": device.progress,
-        "services": dict(device.services),
-        "message": device.message,
-        "last_seen": device.last_seen,
-        "registered_at": device.registered_at,
-    }
 
 
 @device.command("list")
@@ -66,14 +39,10 @@ def _facts(device: Device, target: str | None) -> dict[str, object]:
 @click.pass_context
 def device_list(ctx: click.Context, slug: str, as_json: bool) -> None:
     """List the fleet's devices: status, the release each runs, its target, progress, last seen."""
-    with _app(ctx).database.session(readonly=True) as session:
-        fleet = fleets.get_fleet(session, *fleets.parse_slug(slug))
-        found = devices.list_devices(session, fleet.id)
-        fleet_target = targets.target_of(session, fleet.id).release
-    default = fleet_target.hash if fleet_target else None
-    listed = [_facts(d, d.pinned_release or default) for d in found]
+    app = app_of(ctx)
+    listed = [views.device(row) for row in device_ops.list_devices(app.context, app.actor, slug)]
     if as_json:
-        click.echo(to_json(listed))
+        echo(to_json(listed))
         return
 
     def short(value: object, pinned: bool = False) -> str:
@@ -103,16 +72,15 @@ def device_pin(ctx: click.Context, uuid: str, spec: str | None, follow: bool) ->
     """Keep one device on RELEASE whatever its fleet targets, or follow the fleet again (--fleet)."""
     if (spec is None) == (not follow):
         raise click.UsageError("give either RELEASE or --fleet")
-    with _app(ctx).database.session() as session:
-        release = None if follow else releases.find_release(session, spec or "")
-        pinned = devices.pin(session, uuid, release)
-        target = devices.target_release(session, pinned)
+    app = app_of(ctx)
+    done = device_ops.pin_device(app.context, app.actor, uuid, None if follow else spec or "")
+    pinned, target = done.device, done.target
     shown = "-" if target is None else f"{target.name} ({target.short_hash})"
     if follow:
-        click.echo(f"device {_label(pinned)} follows {pinned.fleet} again; target: {shown}")
+        echo(f"device {_label(pinned)} follows {pinned.fleet} again; target: {shown}")
         return
-    click.echo(f"pinned device {_label(pinned)} to {shown}")
-    click.echo(f"it follows its fleet again after: fleetgate device pin {pinned.uuid} --fleet")
+    echo(f"pinned device {_label(pinned)} to {shown}")
+    echo(f"it follows its fleet again after: fleetgate device pin {pinned.uuid} --fleet")
 
 
 @device.command("lock-override")
@@ -121,10 +89,10 @@ def device_pin(ctx: click.Context, uuid: str, spec: str | None, follow: bool) ->
 @click.pass_context
 def device_lock_override(ctx: click.Context, uuid: str, setting: str) -> None:
     """Let the device replace services even while they hold update locks (on), or honour them (off)."""
-    with _app(ctx).database.session() as session:
-        changed = devices.set_lock_override(session, uuid, setting == "on")
+    app = app_of(ctx)
+    changed = device_ops.set_lock_override(app.context, app.actor, uuid, setting == "on")
     honoured = "overrides" if changed.lock_override else "honours"
-    click.echo(f"device {_label(changed)} now {honoured} update locks")
+    echo(f"device {_label(changed)} now {honoured} update locks")
 
 
 @device.command("remove")
@@ -132,6 +100,6 @@ def device_lock_override(ctx: click.Context, uuid: str, setting: str) -> None:
 @click.pass_context
 def device_remove(ctx: click.Context, uuid: str) -> None:
     """Remove a device from its fleet: its API key stops working at once."""
-    with _app(ctx).database.session() as session:
-        removed = devices.remove(session, uuid)
-    click.echo(f"removed device {_label(removed)} from {removed.fleet}; its API key no longer works")
+    app = app_of(ctx)
+    removed = device_ops.remove_device(app.context, app.actor, uuid)
+    echo(f"removed device {_label(removed)} from {removed.fleet}; its API key no longer works")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
-from .cli_output import Failure
-from .deploy.registry_keys import SigningKeyError, load_or_create
-from .deploy.registry_token import TOKEN_PATH
+from fleetgate.deploy.registry_keys import SigningKeyError, load_or_create
+from fleetgate.deploy.registry_token import TOKEN_PATH
+
+from .output import Failure, echo
 
 
 @click.group()
@@ -27,7 +28,7 @@ def token_config(ctx: click.Context, realm: str | None) -> None:
     if realm is None:
         scheme = "https" if settings.http_cert else "http"
         realm = f"{scheme}://{settings.http_host}:{settings.http_port}{TOKEN_PATH}"
-    click.echo(
+    echo(
         "\n".join(
             [
                 "# add to the registry's config.yml, then restart it; fleetgate needs",

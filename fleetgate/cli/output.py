@@ -20,7 +20,20 @@ class Failure(click.ClickException):
 
     def show(self, file: TextIO | None = None) -> None:
         """Print `fleetgate: error: <message>`."""
-        click.echo(f"fleetgate: error: {self.message}", err=True)
+        click.echo(f"fleetgate: error: {self.message}", file=file, err=True)
+
+
+def _stream(err: bool) -> TextIO | None:
+    ctx = click.get_current_context(silent=True)
+    app = None if ctx is None else ctx.find_root().obj
+    if app is None:
+        return None
+    return app.stderr if err else app.stdout
+
+
+def echo(message: object = "", err: bool = False, nl: bool = True) -> None:
+    """click.echo to the command's own streams: the terminal, or the SSH channel of a user's command."""
+    click.echo(message, file=_stream(err), err=err, nl=nl)
 
 
 def to_json(value: Any) -> str:
@@ -41,7 +54,7 @@ def print_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> None
     lines = [list(header), *([str(cell) for cell in row] for row in rows)]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for line in lines:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+        echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
 
 
 def format_time(moment: datetime) -> str:

@@ -10,7 +10,7 @@ from types import FrameType
 
 import click
 
-from .cli_output import Failure
+from .output import Failure
 
 
 class Stopped(BaseException):
@@ -48,7 +48,11 @@ def agent(
     poll_wait: int,
 ) -> None:
     """Run the device agent: register, then keep this device on its fleet's target release."""
-    from .deploy.agent import Agent, AgentError, AgentOptions  # the other commands need no Docker client
+    from fleetgate.deploy.agent import (  # the other commands need no Docker client
+        Agent,
+        AgentError,
+        AgentOptions,
+    )
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr

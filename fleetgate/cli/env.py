@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
-from . import fleets
-from .cli_output import json_option, print_table, to_json
-from .deploy import variables
+from fleetgate.operations import variables as variable_ops
+from fleetgate.operations import views
 
-if TYPE_CHECKING:
-    from .cli import App
+from .context import app_of
+from .output import echo, json_option, print_table, to_json
 
 service_option = click.option(
     "--service", metavar="S", help="Only this service of the fleet (default: every service)."
 )
 device_option = click.option("--device", "device_uuid", metavar="UUID", help="Only this device.")
-
-
-def _app(ctx: click.Context) -> App:
-    return ctx.find_root().obj
 
 
 def _scope(slug: str, service: str | None, device_uuid: str | None = None) -> str:
@@ -57,11 +50,10 @@ def env_set(
 ) -> None:
     """Set KEY for the fleet's containers, or for one service's or one device's."""
     key, value = assignment
-    with _app(ctx).database.session() as session:
-        fleet = fleets.get_fleet(session, *fleets.parse_slug(slug))
-        variables.set_variable(session, fleet.id, key, value, service, secret, device_uuid)
+    app = app_of(ctx)
+    fleet = variable_ops.set_variable(app.context, app.actor, slug, key, value, service, device_uuid, secret)
     kind = "secret " if secret else ""
-    click.echo(
+    echo(
         f"set {kind}{key} for {_scope(fleet.slug, service, device_uuid)}; "
         "containers get it when they next (re)start"
     )
@@ -75,10 +67,9 @@ def env_set(
 @click.pass_context
 def env_unset(ctx: click.Context, slug: str, key: str, service: str | None, device_uuid: str | None) -> None:
     """Remove KEY from the fleet, or from one service or device."""
-    with _app(ctx).database.session() as session:
-        fleet = fleets.get_fleet(session, *fleets.parse_slug(slug))
-        variables.unset_variable(session, fleet.id, key, service, device_uuid)
-    click.echo(f"unset {key} for {_scope(fleet.slug, service, device_uuid)}")
+    app = app_of(ctx)
+    fleet = variable_ops.unset_variable(app.context, app.actor, slug, key, service, device_uuid)
+    echo(f"unset {key} for {_scope(fleet.slug, service, device_uuid)}")
 
 
 @env.command("list")
@@ -94,21 +85,10 @@ def env_list(
 
     With --device, only the variables set for that device.
     """
-    with _app(ctx).database.session(readonly=True) as session:
-        fleet = fleets.get_fleet(session, *fleets.parse_slug(slug))
-        found = variables.list_variables(session, fleet.id, service, device_uuid)
+    app = app_of(ctx)
+    found = variable_ops.list_variables(app.context, app.actor, slug, service, device_uuid)
     if as_json:
-        listed = [
-            {
-                "key": v.key,
-                "value": v.shown,
-                "service": v.service,
-                "device": v.device_uuid,
-                "secret": v.secret,
-            }
-            for v in found
-        ]
-        click.echo(to_json(listed))
+        echo(to_json([views.variable(v) for v in found]))
         return
     rows = ((v.service or "*", v.key, v.shown.replace("\n", "\\n")) for v in found)
     print_table(("SERVICE", "KEY", "VALUE"), rows)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TextIO
+import sys
+from pathlib import Path
 
 import click
 
-from . import keys, users
-from .cli_output import format_time, json_option, print_table, to_json
-from .db import Database
+from fleetgate import keys, users
+from fleetgate.db import Database
+from fleetgate.operations import keys as key_ops
+
+from .context import app_of
+from .output import Failure, echo, format_time, json_option, print_table, to_json
 
 
 def _database(ctx: click.Context) -> Database:
@@ -30,7 +34,7 @@ def user_add(ctx: click.Context, name: str) -> None:
     """Add a user; then give them a key with `fleetgate key add`."""
     with _database(ctx).session() as session:
         users.add_user(session, name)
-    click.echo(f"added user {name}; add their SSH key with: fleetgate key add {name} ~/.ssh/id_ed25519.pub")
+    echo(f"added user {name}; add their SSH key with: fleetgate key add {name} ~/.ssh/id_ed25519.pub")
 
 
 @user.command("list")
@@ -41,7 +45,7 @@ def user_list(ctx: click.Context, as_json: bool) -> None:
     with _database(ctx).session(readonly=True) as session:
         found = users.list_users(session)
     if as_json:
-        click.echo(to_json([{"name": u.name, "created": u.created} for u in found]))
+        echo(to_json([{"name": u.name, "created": u.created} for u in found]))
         return
     print_table(("NAME", "CREATED"), ((u.name, format_time(u.created)) for u in found))
 
@@ -53,7 +57,7 @@ def user_remove(ctx: click.Context, name: str) -> None:
     """Remove a user with their keys and memberships (a user who owns fleets is refused)."""
     with _database(ctx).session() as session:
         users.remove_user(session, name)
-    click.echo(f"removed user {name}")
+    echo(f"removed user {name}")
 
 
 # ---- keys --------------------------------------------------------------------------------------------
@@ -64,18 +68,36 @@ def key() -> None:
     """Add, list and remove users' SSH public keys."""
 
 
+KEY_TEXT_LIMIT = 64 * 1024  # bytes of key lines one `key add` reads: a few dozen keys, never a disk image
+
+
+def _key_text(app, source: str) -> str:
+    """The key lines in file `source`, or on stdin (the SSH channel's, for an SSH command) for `-`."""
+    if source == "-":
+        stream = app.stdin if app.stdin is not None else sys.stdin
+        text = stream.read(KEY_TEXT_LIMIT + 1)
+    else:
+        try:
+            with open(Path(source).expanduser(), encoding="utf-8", errors="replace") as file:
+                text = file.read(KEY_TEXT_LIMIT + 1)
+        except OSError as error:
+            raise Failure(f"cannot read {source}: {error.strerror}; give an OpenSSH .pub file") from None
+    if len(text) > KEY_TEXT_LIMIT:
+        raise Failure(f"more than {KEY_TEXT_LIMIT} bytes of keys; give OpenSSH public key lines only")
+    return text
+
+
 @key.command("add")
 @click.argument("user_name", metavar="USER")
-@click.argument("pubkey_file", metavar="PUBKEY_FILE|-", type=click.File("r"))
+@click.argument("source", metavar="PUBKEY_FILE|-")
 @click.option("--title", help="A label for the key (default: the key's comment).")
 @click.pass_context
-def key_add(ctx: click.Context, user_name: str, pubkey_file: TextIO, title: str | None) -> None:
+def key_add(ctx: click.Context, user_name: str, source: str, title: str | None) -> None:
     """Add the OpenSSH public key line(s) in PUBKEY_FILE (- reads stdin); prints each fingerprint."""
-    text = pubkey_file.read()
-    with _database(ctx).session() as session:
-        added = keys.add_keys(session, user_name, text, title)
+    app = app_of(ctx)
+    added = key_ops.add_keys(app.context, app.actor, _key_text(app, source), title, user_name)
     for public_key in added:
-        click.echo(public_key.fingerprint)
+        echo(public_key.fingerprint)
 
 
 @key.command("list")
@@ -84,10 +106,10 @@ def key_add(ctx: click.Context, user_name: str, pubkey_file: TextIO, title: str 
 @click.pass_context
 def key_list(ctx: click.Context, user_name: str, as_json: bool) -> None:
     """List a user's keys."""
-    with _database(ctx).session(readonly=True) as session:
-        found = keys.list_keys(session, user_name)
+    app = app_of(ctx)
+    found = key_ops.list_keys(app.context, app.actor, user_name)
     if as_json:
-        click.echo(to_json(found))
+        echo(to_json(found))
         return
     print_table(
         ("FINGERPRINT", "TYPE", "BITS", "TITLE", "ADDED"),
@@ -101,6 +123,6 @@ def key_list(ctx: click.Context, user_name: str, as_json: bool) -> None:
 @click.pass_context
 def key_remove(ctx: click.Context, user_name: str, fingerprint: str) -> None:
     """Revoke a key (as `fleetgate key list` shows it); pushes in flight with it are stopped."""
-    with _database(ctx).session() as session:
-        keys.remove_key(session, user_name, fingerprint)
-    click.echo(f"removed key {keys.normalise_fingerprint(fingerprint)} of {user_name}")
+    app = app_of(ctx)
+    key_ops.remove_key(app.context, app.actor, fingerprint, user_name)
+    echo(f"removed key {keys.normalise_fingerprint(fingerprint)} of {user_name}")

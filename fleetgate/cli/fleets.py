@@ -1,35 +1,28 @@
-"""`fleetgate fleet`, `fleetgate fleet member` and `fleetgate device-types` (DESIGN.md §3)."""
+"""`fleetgate fleet`, `fleetgate fleet member`, `fleetgate rollback` and `fleetgate device-types`."""
 
 from __future__ import annotations
 
-import dataclasses
 import socket
 from typing import TYPE_CHECKING
 
 import click
 
-from . import fleets, releases
-from .cli_output import Failure, json_option, print_table, to_json
-from .deploy import targets
-from .device_types import DEVICE_TYPES, device_type
+from fleetgate import fleets, releases
+from fleetgate.device_types import DEVICE_TYPES, device_type
+from fleetgate.operations import fleets as fleet_ops
+from fleetgate.operations import targets as target_ops
+from fleetgate.operations import views
+
+from .context import app_of
+from .output import Failure, echo, json_option, print_table, to_json
 
 if TYPE_CHECKING:
-    from .cli import App
-    from .settings import Settings
+    from fleetgate.settings import Settings
 
 
-def _app(ctx: click.Context) -> App:
-    return ctx.find_root().obj
-
-
-def _release_label(release: releases.Release | None) -> str:
+def release_label(release: releases.Release | None) -> str:
+    """`alice/demo#3 (1a2b3c4)`, or `-` for none."""
     return "-" if release is None else f"{release.name} ({release.short_hash})"
-
-
-def _target_facts(target: targets.Target) -> dict[str, object]:
-    release = target.release
-    shown = None if release is None else {"release": release.name, "id": release.number, "hash": release.hash}
-    return {"target": shown, "pinned": target.pinned}
 
 
 def remote_url(settings: Settings, fleet: fleets.Fleet) -> str:
@@ -48,7 +41,7 @@ def remote_url(settings: Settings, fleet: fleets.Fleet) -> str:
 def device_types(as_json: bool) -> None:
     """List the device types a fleet can be made of."""
     if as_json:
-        click.echo(to_json(list(DEVICE_TYPES)))
+        echo(to_json(list(DEVICE_TYPES)))
         return
     print_table(("SLUG", "NAME", "ARCH"), ((d.slug, d.name, d.arch) for d in DEVICE_TYPES))
 
@@ -68,7 +61,7 @@ def fleet_create(ctx: click.Context, slug: str, type_slug: str) -> None:
     """Create a fleet and its git repository."""
     from fleetgate.gitd import repos
 
-    app = _app(ctx)
+    app = app_of(ctx)
     owner, name = fleets.parse_slug(slug)
     root, created = app.settings.repositories, None
     try:
@@ -85,9 +78,9 @@ def fleet_create(ctx: click.Context, slug: str, type_slug: str) -> None:
             repos.remove_repository(root, made.id)
         raise
     arch = device_type(made.device_type).arch
-    click.echo(f"created fleet {made.slug} ({made.device_type}, {arch})")
-    click.echo("add it as a git remote in your project:")
-    click.echo(f"  git remote add balena {remote_url(app.settings, made)}")
+    echo(f"created fleet {made.slug} ({made.device_type}, {arch})")
+    echo("add it as a git remote in your project:")
+    echo(f"  git remote add balena {remote_url(app.settings, made)}")
 
 
 @fleet.command("list")
@@ -95,11 +88,17 @@ def fleet_create(ctx: click.Context, slug: str, type_slug: str) -> None:
 @json_option
 @click.pass_context
 def fleet_list(ctx: click.Context, user_name: str | None, as_json: bool) -> None:
-    """List fleets."""
-    with _app(ctx).database.session(readonly=True) as session:
-        found = fleets.list_fleets(session, user_name)
+    """List fleets (yours, or every fleet for the operator)."""
+    app = app_of(ctx)
+    if user_name is not None:
+        if not app.actor.is_operator and user_name != app.actor.user:
+            raise Failure("only the operator lists another user's fleets; leave out --user")
+        with app.database.session(readonly=True) as session:
+            found = fleets.list_fleets(session, user_name)
+    else:
+        found = fleet_ops.list_fleets(app.context, app.actor)
     if as_json:
-        click.echo(to_json([{**dataclasses.asdict(f), "slug": f.slug} for f in found]))
+        echo(to_json([views.fleet(f) for f in found]))
         return
     print_table(("FLEET", "DEVICE TYPE", "ID"), ((f.slug, f.device_type, f.id) for f in found))
 
@@ -110,31 +109,19 @@ def fleet_list(ctx: click.Context, user_name: str | None, as_json: bool) -> None
 @click.pass_context
 def fleet_show(ctx: click.Context, slug: str, as_json: bool) -> None:
     """Show a fleet: device type, members, the git remote to push to and its target release."""
-    app = _app(ctx)
-    with app.database.session(readonly=True) as session:
-        found = fleets.get_fleet(session, *fleets.parse_slug(slug))
-        members = fleets.list_members(session, found.id)
-        target = targets.target_of(session, found.id)
-    facts = {
-        "fleet": found.slug,
-        "id": found.id,
-        "device_type": found.device_type,
-        "arch": device_type(found.device_type).arch,
-        "owner": found.owner,
-        "members": members,
-        "remote": remote_url(app.settings, found),
-        "wait_for_devices": found.wait_for_devices,
-    }
+    app = app_of(ctx)
+    details = fleet_ops.show_fleet(app.context, app.actor, slug)
+    facts = views.fleet_details(details, remote_url(app.settings, details.fleet))
     if as_json:
-        click.echo(to_json({**facts, **_target_facts(target)}))
+        echo(to_json(facts))
         return
-    facts["target"] = _release_label(target.release)
-    facts["pinned"] = "yes" if target.pinned else "no"
-    del facts["wait_for_devices"]
-    facts["push waits"] = "for devices" if found.wait_for_devices else "no"
+    facts["target"] = release_label(details.target.release)
+    facts["pinned"] = "yes" if details.target.pinned else "no"
+    wait = facts.pop("wait_for_devices")
+    facts["push waits"] = "for devices" if wait else "no"
     for label, value in facts.items():
         shown = (", ".join(value) or "-") if isinstance(value, list) else value
-        click.echo(f"{label.replace('_', ' ') + ':':<13}{shown}")
+        echo(f"{label.replace('_', ' ') + ':':<13}{shown}")
 
 
 @fleet.command("set")
@@ -148,10 +135,10 @@ def fleet_show(ctx: click.Context, slug: str, as_json: bool) -> None:
 @click.pass_context
 def fleet_set(ctx: click.Context, slug: str, wait: bool) -> None:
     """Change a fleet's settings."""
-    with _app(ctx).database.session() as session:
-        found = fleets.set_wait_for_devices(session, *fleets.parse_slug(slug), wait)
+    app = app_of(ctx)
+    found = fleet_ops.set_wait_for_devices(app.context, app.actor, slug, wait)
     said = "waits for its devices" if wait else "no longer waits for its devices (unless -o wait=devices)"
-    click.echo(f"every push to {found.slug} {said}")
+    echo(f"every push to {found.slug} {said}")
 
 
 @fleet.command("remove")
@@ -161,17 +148,34 @@ def fleet_remove(ctx: click.Context, slug: str) -> None:
     """Remove a fleet and delete its git repository."""
     from fleetgate.gitd import repos
 
-    app = _app(ctx)
+    app = app_of(ctx)
     with app.database.session() as session:
         removed = fleets.remove_fleet(session, *fleets.parse_slug(slug))
     # After the commit: a failed commit must not have lost the repository.
     repos.remove_repository(app.settings.repositories, removed.id)
-    click.echo(f"removed fleet {removed.slug} and its repository")
+    echo(f"removed fleet {removed.slug} and its repository")
 
 
 @fleet.group("member")
 def member() -> None:
     """Let users other than the owner push to a fleet, or stop them."""
+
+
+@member.command("list")
+@click.argument("slug", metavar="OWNER/NAME")
+@json_option
+@click.pass_context
+def member_list(ctx: click.Context, slug: str, as_json: bool) -> None:
+    """List who may use the fleet: its owner and its members."""
+    app = app_of(ctx)
+    details = fleet_ops.list_members(app.context, app.actor, slug)
+    rows = [{"user": details.fleet.owner, "role": "owner"}] + [
+        {"user": name, "role": "member"} for name in details.members
+    ]
+    if as_json:
+        echo(to_json(rows))
+        return
+    print_table(("USER", "ROLE"), ((r["user"], r["role"]) for r in rows))
 
 
 @member.command("add")
@@ -180,10 +184,9 @@ def member() -> None:
 @click.pass_context
 def member_add(ctx: click.Context, slug: str, user_name: str) -> None:
     """Let USER push to the fleet."""
-    owner, name = fleets.parse_slug(slug)
-    with _app(ctx).database.session() as session:
-        fleets.add_member(session, owner, name, user_name)
-    click.echo(f"{user_name} may now push to {owner}/{name}")
+    app = app_of(ctx)
+    found = fleet_ops.add_member(app.context, app.actor, slug, user_name)
+    echo(f"{user_name} may now push to {found.slug}")
 
 
 @member.command("remove")
@@ -192,10 +195,9 @@ def member_add(ctx: click.Context, slug: str, user_name: str) -> None:
 @click.pass_context
 def member_remove(ctx: click.Context, slug: str, user_name: str) -> None:
     """Stop USER pushing to the fleet."""
-    owner, name = fleets.parse_slug(slug)
-    with _app(ctx).database.session() as session:
-        fleets.remove_member(session, owner, name, user_name)
-    click.echo(f"{user_name} may no longer push to {owner}/{name}")
+    app = app_of(ctx)
+    found = fleet_ops.remove_member(app.context, app.actor, slug, user_name)
+    echo(f"{user_name} may no longer push to {found.slug}")
 
 
 @fleet.command("pin")
@@ -207,40 +209,14 @@ def fleet_pin(ctx: click.Context, slug: str, spec: str | None, latest: bool) -> 
     """Keep the fleet on RELEASE whatever is pushed next, or follow new releases again (--latest)."""
     if (spec is None) == (not latest):
         raise click.UsageError("give either RELEASE or --latest")
-    app = _app(ctx)
-    _servers_follow(app, slug, spec, latest)
-    with app.database.session() as session:
-        found = fleets.get_fleet(session, *fleets.parse_slug(slug))
-        if latest:
-            target = targets.unpin_latest(session, found)
-        else:
-            target = targets.pin(session, found, releases.find_release(session, spec or ""))
+    app = app_of(ctx)
+    target = target_ops.pin(app.context, app.actor, slug, spec, echo)
+    slug = "/".join(fleets.parse_slug(slug))
     if latest:
-        click.echo(f"{found.slug} follows its newest release again; target: {_release_label(target.release)}")
+        echo(f"{slug} follows its newest release again; target: {release_label(target.release)}")
         return
-    click.echo(f"pinned {found.slug} to {_release_label(target.release)}")
-    click.echo(f"new releases wait until: fleetgate fleet pin {found.slug} --latest")
-
-
-def _servers_follow(app: App, slug: str, spec: str | None, latest: bool) -> None:
-    """Roll the fleet's servers to the release about to become its target, before it does."""
-    from .cli_rollouts import roll_out
-    from .deploy import servers
-
-    with app.database.session(readonly=True) as session:
-        found = fleets.get_fleet(session, *fleets.parse_slug(slug))
-        if not servers.has_servers(session, found.id):
-            return
-        current = targets.target_of(session, found.id).release
-        chosen = (
-            releases.latest_success(session, found.id)
-            if latest
-            else releases.find_release(session, spec or "")
-        )
-        if chosen is None or (current is not None and chosen.id == current.id):
-            return  # the servers run the target already
-        targets.check_target(found, chosen)
-    roll_out(app, found, chosen, "fleetgate fleet pin")
+    echo(f"pinned {slug} to {release_label(target.release)}")
+    echo(f"new releases wait until: fleetgate fleet pin {slug} --latest")
 
 
 @click.command("rollback")
@@ -252,21 +228,8 @@ def rollback(ctx: click.Context, slug: str, spec: str | None) -> None:
 
     A fleet's servers switch back first (to the container kept for that release); the target moves after.
     """
-    from .cli_rollouts import roll_out
-    from .deploy import servers
-
-    app = _app(ctx)
-    with app.database.session(readonly=True) as session:
-        found = fleets.get_fleet(session, *fleets.parse_slug(slug))
-        if spec is None:
-            chosen = targets.previous_target(session, found)
-        else:
-            chosen = releases.find_release(session, spec)
-        targets.check_target(found, chosen)
-        rolls = servers.has_servers(session, found.id)
-    if rolls:
-        roll_out(app, found, chosen, "fleetgate rollback")
-    with app.database.session() as session:
-        target = targets.rollback(session, found, chosen)
-    click.echo(f"rolled {found.slug} back to {_release_label(target.release)}; the fleet is pinned to it")
-    click.echo(f"new releases wait until: fleetgate fleet pin {found.slug} --latest")
+    app = app_of(ctx)
+    target = target_ops.rollback(app.context, app.actor, slug, spec, echo)
+    slug = "/".join(fleets.parse_slug(slug))
+    echo(f"rolled {slug} back to {release_label(target.release)}; the fleet is pinned to it")
+    echo(f"new releases wait until: fleetgate fleet pin {slug} --latest")

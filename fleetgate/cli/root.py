@@ -1,4 +1,4 @@
-"""The `fleetgate` command: the composition root that turns settings into a database and runs commands.
+"""The `fleetgate` command group: the composition root that turns settings into a database and runs commands.
 
 Exit status (DESIGN.md §3): 0 on success, 1 on a user error (one line on stderr), 2 on bad usage
 (click's own). A fault of fleetgate prints a short line with a reference id; the traceback goes to the
@@ -17,21 +17,25 @@ from typing import Any
 
 import click
 
-from . import fleets, keys, releases, users
-from .cli_agent import agent
-from .cli_devices import device, provisioning_key
-from .cli_env import env
-from .cli_fleets import device_types, fleet, rollback
-from .cli_output import Failure
-from .cli_registry import registry
-from .cli_release import release
-from .cli_rollouts import deploy
-from .cli_servers import server
-from .cli_users import key, user
-from .db import Database
-from .deploy import devices, known_hosts, provisioning, roles, servers, targets, variables
-from .device_types import UnknownDeviceType
-from .settings import Settings, SettingsError, load
+from fleetgate import fleets, keys, releases, tokens, users
+from fleetgate.deploy import devices, known_hosts, provisioning, roles, servers, targets, variables
+from fleetgate.device_types import UnknownDeviceType
+from fleetgate.operations.permissions import AccessDenied
+from fleetgate.operations.targets import RolloutFailed
+from fleetgate.settings import Settings, SettingsError, load
+
+from .agent import agent
+from .context import App
+from .devices import device, provisioning_key
+from .env import env
+from .fleets import device_types, fleet, rollback
+from .output import Failure
+from .registry import registry
+from .releases import release
+from .rollouts import deploy
+from .servers import server
+from .tokens import token
+from .users import key, user
 
 log = logging.getLogger("fleetgate.cli")
 
@@ -50,35 +54,10 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     known_hosts.HostKeyError,
     UnknownDeviceType,
     SettingsError,
+    AccessDenied,
+    RolloutFailed,
+    tokens.TokenError,
 )
-
-
-class App:
-    """What every command needs: settings, and the database, opened and migrated on first use."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._database: Database | None = None
-
-    @property
-    def database(self) -> Database:
-        """The migrated database (FLEETGATE_HOME is created first: SQLite lives there by default)."""
-        if self._database is None:
-            try:
-                self.settings.home.mkdir(parents=True, exist_ok=True)
-            except OSError as error:
-                raise Failure(
-                    f"cannot create FLEETGATE_HOME {self.settings.home}: {error.strerror}"
-                ) from None
-            database = Database(self.settings.database_url)
-            database.migrate()
-            self._database = database
-        return self._database
-
-    def close(self) -> None:
-        """Release the database's connections."""
-        if self._database is not None:
-            self._database.dispose()
 
 
 def _log_path(settings: Settings | None) -> Path:
@@ -120,6 +99,8 @@ class Commands(click.Group):
             raise Failure(str(error)) from None
         except BrokenPipeError:
             # The reader went away (`fleetgate … | head`): nothing is wrong, and nothing more to say.
+            if _app(ctx).stdout is not None:  # an SSH command's channel, not this process's stdout
+                raise click.exceptions.Exit(0) from None
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise click.exceptions.Exit(0) from None
         except Exception:
@@ -135,7 +116,8 @@ def _app(ctx: click.Context) -> App:
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """fleetgate: git push to deploy to your fleets, on your own machines."""
-    ctx.obj = App(load())
+    if ctx.obj is None:  # the SSH front-end hands in an App of its own
+        ctx.obj = App(load())
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -162,12 +144,9 @@ cli.add_command(server)
 cli.add_command(deploy)
 cli.add_command(agent)
 cli.add_command(registry)
+cli.add_command(token)
 
 
 def main() -> None:
     """Entry point of the `fleetgate` console script."""
     cli(prog_name="fleetgate")
-
-
-if __name__ == "__main__":
-    main()

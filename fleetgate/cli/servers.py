@@ -7,22 +7,22 @@ from typing import TYPE_CHECKING
 
 import click
 
-from . import fleets
-from .cli_output import Failure, json_option, print_table, to_json
-from .deploy import known_hosts, servers
-from .deploy.servers import Proxy, Server
+from fleetgate import fleets
+from fleetgate.deploy import known_hosts, servers
+from fleetgate.deploy.servers import Proxy, Server
+from fleetgate.operations import servers as server_ops
+from fleetgate.operations import views
+
+from .context import app_of
+from .output import Failure, echo, json_option, print_table, to_json
 
 if TYPE_CHECKING:
-    from .cli import App
+    from .context import App
 
 NO_REGISTRY = (
     "server rollouts pull images from a registry and none is configured: "
     "set FLEETGATE_REGISTRY (and FLEETGATE_REGISTRY_USER/FLEETGATE_REGISTRY_PASSWORD) for fleetgate serve"
 )
-
-
-def _app(ctx: click.Context) -> App:
-    return ctx.find_root().obj
 
 
 def _file(path: str | None, what: str) -> str | None:
@@ -38,20 +38,6 @@ def _file(path: str | None, what: str) -> str | None:
 def _trusted(app: App, server: Server) -> bool:
     name = known_hosts.host_name(server.address.host, server.address.port)
     return bool(known_hosts.recorded_keys(app.settings.known_hosts_path, name))
-
-
-def _facts(app: App, fleet: fleets.Fleet, server: Server) -> dict[str, object]:
-    return {
-        "fleet": fleet.slug,
-        "address": server.address.url,
-        "user": server.address.user,
-        "host": server.address.host,
-        "port": server.address.port,
-        "role": server.role,
-        "key": server.key_path,
-        "host_key": "trusted" if _trusted(app, server) else "not trusted",
-        "created_at": server.created_at,
-    }
 
 
 @click.group()
@@ -83,7 +69,7 @@ def server_add(
     tls_key: str | None,
 ) -> None:
     """Roll the fleet's releases out to the server at ssh://USER@HOST[:PORT] too."""
-    app = _app(ctx)
+    app = app_of(ctx)
     parsed = servers.parse_address(address)
     proxy = Proxy(proxy_host, _file(tls_cert, "--tls-cert"), _file(tls_key, "--tls-key"))
     with app.database.session() as session:
@@ -91,15 +77,11 @@ def server_add(
         added = servers.add_server(session, found, parsed, role, _file(key_path, "--key"))
         if proxy != Proxy():
             servers.set_proxy(session, found.id, proxy)
-    click.echo(
-        f"added server {added.address.url} to {found.slug} ({'role ' + role if role else 'all services'})"
-    )
+    echo(f"added server {added.address.url} to {found.slug} ({'role ' + role if role else 'all services'})")
     if not _trusted(app, added):
-        click.echo(
-            f"its host key is not trusted yet; check it: fleetgate server trust {added.address.endpoint}"
-        )
+        echo(f"its host key is not trusted yet; check it: fleetgate server trust {added.address.endpoint}")
     if not app.settings.registry:
-        click.echo(f"fleetgate: warning: {NO_REGISTRY}", err=True)
+        echo(f"fleetgate: warning: {NO_REGISTRY}", err=True)
 
 
 @server.command("list")
@@ -108,13 +90,10 @@ def server_add(
 @click.pass_context
 def server_list(ctx: click.Context, slug: str, as_json: bool) -> None:
     """List the fleet's servers; the first one is the canary of each rollout."""
-    app = _app(ctx)
-    with app.database.session(readonly=True) as session:
-        found = fleets.get_fleet(session, *fleets.parse_slug(slug))
-        listed = servers.list_servers(session, found.id)
-    rows = [_facts(app, found, s) for s in listed]
+    app = app_of(ctx)
+    rows = [views.server(row) for row in server_ops.list_servers(app.context, app.actor, slug)]
     if as_json:
-        click.echo(to_json(rows))
+        echo(to_json(rows))
         return
     print_table(
         ("SERVER", "ROLE", "KEY", "HOST KEY"),
@@ -128,10 +107,10 @@ def server_list(ctx: click.Context, slug: str, as_json: bool) -> None:
 @click.pass_context
 def server_remove(ctx: click.Context, slug: str, endpoint: str) -> None:
     """Stop rolling the fleet out to a server (what runs there keeps running)."""
-    with _app(ctx).database.session() as session:
+    with app_of(ctx).database.session() as session:
         found = fleets.get_fleet(session, *fleets.parse_slug(slug))
         removed = servers.remove_server(session, found, endpoint)
-    click.echo(f"removed server {removed.address.url} from {found.slug}; its containers keep running")
+    echo(f"removed server {removed.address.url} from {found.slug}; its containers keep running")
 
 
 @server.command("proxy")
@@ -151,7 +130,7 @@ def server_proxy(
 ) -> None:
     """Show the fleet's proxy settings, or set its host name and TLS files."""
     proxy = Proxy(proxy_host, _file(tls_cert, "--tls-cert"), _file(tls_key, "--tls-key"))
-    with _app(ctx).database.session() as session:
+    with app_of(ctx).database.session() as session:
         found = fleets.get_fleet(session, *fleets.parse_slug(slug))
         shown = (
             servers.proxy_of(session, found.id)
@@ -160,10 +139,10 @@ def server_proxy(
         )
     facts = {"fleet": found.slug, "host": shown.host, "tls_cert": shown.tls_cert, "tls_key": shown.tls_key}
     if as_json:
-        click.echo(to_json(facts))
+        echo(to_json(facts))
         return
     for label, value in facts.items():
-        click.echo(f"{label.replace('_', ' ') + ':':<10}{value or '-'}")
+        echo(f"{label.replace('_', ' ') + ':':<10}{value or '-'}")
 
 
 @server.command("trust")
@@ -172,7 +151,7 @@ def server_proxy(
 @click.pass_context
 def server_trust(ctx: click.Context, endpoint: str, yes: bool) -> None:
     """Fetch a server's host key, show its fingerprint and record it once you accept it."""
-    app = _app(ctx)
+    app = app_of(ctx)
     host, port = servers.parse_endpoint(endpoint)
     if port is None:
         port = _known_port(app, host)
@@ -181,14 +160,14 @@ def server_trust(ctx: click.Context, endpoint: str, yes: bool) -> None:
     offered = known_hosts.fetch(host, port)
     decision = known_hosts.decide(known_hosts.recorded_keys(path, name), offered)
     if decision is known_hosts.Decision.TRUSTED:
-        click.echo(f"{name} is already trusted ({offered.type} {offered.fingerprint})")
+        echo(f"{name} is already trusted ({offered.type} {offered.fingerprint})")
         return
     if decision is known_hosts.Decision.CHANGED:
         raise Failure(
             f"the {offered.type} host key of {name} changed (now {offered.fingerprint}): if the server was "
             f"reinstalled, remove its old key with `ssh-keygen -R '{name}' -f {path}` and trust it again"
         )
-    click.echo(f"{name} offers the {offered.type} host key {offered.fingerprint}")
+    echo(f"{name} offers the {offered.type} host key {offered.fingerprint}")
     if not yes:
         try:
             accepted = click.confirm("Is this the server's key? Trust it for rollouts", default=False)
@@ -199,7 +178,7 @@ def server_trust(ctx: click.Context, endpoint: str, yes: bool) -> None:
                 f"{name} is not trusted; compare the fingerprint with `ssh-keygen -lf` on the server"
             )
     known_hosts.record(path, name, offered)
-    click.echo(f"trusted {name}; recorded in {path}")
+    echo(f"trusted {name}; recorded in {path}")
 
 
 def _known_port(app: App, host: str) -> int:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import click
 
-from . import fleets, release_images, releases
-from .cli_output import format_time, print_table, to_json
-from .release_images import ReleaseImage
-from .releases import Release
+from fleetgate import releases
+from fleetgate.operations import releases as release_ops
+from fleetgate.operations import views
+from fleetgate.release_images import ReleaseImage
+from fleetgate.releases import Release
+
+from .context import app_of
+from .output import echo, format_time, print_table, to_json
 
 
 def _duration(span: timedelta | float | None) -> str:
@@ -41,32 +44,6 @@ def _branch(ref: str) -> str:
     return ref.removeprefix("refs/heads/")
 
 
-def _facts(release: Release) -> dict[str, Any]:
-    """Every field of a release, as `--json` prints it."""
-    duration = release.duration
-    return {
-        "release": release.name,
-        "id": release.number,
-        "hash": release.hash,
-        "short_hash": release.short_hash,
-        "fleet": release.fleet,
-        "status": release.status,
-        "commit": release.commit,
-        "branch": release.branch,
-        "options": list(release.options),
-        "note": release.note,
-        "created_by": {"user": release.created_by_user, "key": release.created_by_key},
-        "created": release.created_at,
-        "finished": release.finished_at,
-        "duration_seconds": None if duration is None else duration.total_seconds(),
-        "builder": release.builder,
-        "platform": release.platform,
-        "node": release.node_id,
-        "error": release.error,
-        "composition": release.composition,
-    }
-
-
 @click.group()
 def release() -> None:
     """List the releases of a fleet and show one with its images and build logs."""
@@ -79,11 +56,10 @@ def release() -> None:
 @click.pass_context
 def release_list(ctx: click.Context, slug: str, status: str | None, as_json: bool) -> None:
     """List a fleet's releases, newest first."""
-    with ctx.find_root().obj.database.session(readonly=True) as session:
-        fleet = fleets.get_fleet(session, *fleets.parse_slug(slug))
-        found = releases.list_releases(session, fleet.id, status)
+    app = app_of(ctx)
+    found = release_ops.list_releases(app.context, app.actor, slug, status)
     if as_json:
-        click.echo(to_json([_facts(r) for r in found]))
+        echo(to_json([views.release(r) for r in found]))
         return
     header = ("ID", "HASH", "STATUS", "COMMIT", "BRANCH", "CREATED", "BY", "DURATION")
     rows = (
@@ -114,13 +90,13 @@ def _show_facts(release: Release) -> None:
         ("error", release.error or "-"),
     ]
     for label, value in lines:
-        click.echo(f"{label + ':':<12}{value}")
+        echo(f"{label + ':':<12}{value}")
 
 
 def _show_images(images: list[ReleaseImage]) -> None:
-    click.echo("")
+    echo("")
     if not images:
-        click.echo("no images recorded")
+        echo("no images recorded")
         return
     rows = ((i.service, i.image, _size(i.size), _duration(i.build_seconds)) for i in images)
     print_table(("SERVICE", "IMAGE", "SIZE", "BUILD TIME"), rows)
@@ -128,25 +104,45 @@ def _show_images(images: list[ReleaseImage]) -> None:
 
 def _show_texts(release: Release, images: list[ReleaseImage]) -> None:
     if release.composition:
-        click.echo("\ncomposition:")
-        click.echo(release.composition.rstrip("\n"))
+        echo("\ncomposition:")
+        echo(release.composition.rstrip("\n"))
     for image in images:
-        click.echo(f"\nbuild log of {image.service} ({image.status}):")
-        click.echo(image.build_log.rstrip("\n") or "(empty)")
+        echo(f"\nbuild log of {image.service} ({image.status}):")
+        echo(image.build_log.rstrip("\n") or "(empty)")
 
 
 @release.command("show")
 @click.argument("spec", metavar="RELEASE")
+@click.option("--logs/--no-logs", default=True, help="With the composition and build logs (the default).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.pass_context
-def release_show(ctx: click.Context, spec: str, as_json: bool) -> None:
+def release_show(ctx: click.Context, spec: str, logs: bool, as_json: bool) -> None:
     """Show a release (OWNER/NAME#N, its hash or a unique hash prefix) with its images and build logs."""
-    with ctx.find_root().obj.database.session(readonly=True) as session:
-        found = releases.find_release(session, spec)
-        images = release_images.images_of(session, found.id)
+    app = app_of(ctx)
+    details = release_ops.show_release(app.context, app.actor, spec)
+    images = list(details.images)
     if as_json:
-        click.echo(to_json({**_facts(found), "images": images}))
+        shown = views.release_details(details)
+        if not logs:
+            for image in shown["images"]:
+                del image["build_log"]
+        echo(to_json(shown))
         return
-    _show_facts(found)
+    _show_facts(details.release)
     _show_images(images)
-    _show_texts(found, images)
+    if logs:
+        _show_texts(details.release, images)
+
+
+@release.command("logs")
+@click.argument("spec", metavar="RELEASE")
+@click.option("--service", metavar="S", help="Only this service's lines.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing while the release builds.")
+@click.pass_context
+def release_logs(ctx: click.Context, spec: str, service: str | None, follow: bool) -> None:
+    """Print a release's build log; with -f, follow a build that is still running until it ends."""
+    from fleetgate.hooks.output import sanitise
+
+    app = app_of(ctx)
+    for line in release_ops.build_log(app.context, app.actor, spec, service, follow, app.stopped):
+        echo(sanitise(line))

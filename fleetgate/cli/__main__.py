@@ -1,0 +1,5 @@
+"""`python -m fleetgate.cli`: the `fleetgate` command."""
+
+from . import main
+
+main()
