@@ -14,7 +14,7 @@ from fleetgate.operations import targets as target_ops
 from fleetgate.operations import views
 
 from .context import app_of
-from .output import Failure, echo, json_option, print_table, to_json
+from .output import echo, json_option, print_table, to_json
 
 if TYPE_CHECKING:
     from fleetgate.settings import Settings
@@ -59,24 +59,8 @@ def fleet() -> None:
 @click.pass_context
 def fleet_create(ctx: click.Context, slug: str, type_slug: str) -> None:
     """Create a fleet and its git repository."""
-    from fleetgate.gitd import repos
-
     app = app_of(ctx)
-    owner, name = fleets.parse_slug(slug)
-    root, created = app.settings.repositories, None
-    try:
-        with app.database.session() as session:
-            made = fleets.create_fleet(session, owner, name, type_slug)
-            path = repos.repository_path(root, made.id)
-            if path.exists():
-                raise Failure(
-                    f"{path} exists but no fleet owns it (left from an older database?); move it away"
-                )
-            created = repos.create_repository(root, made.id)
-    except BaseException:
-        if created is not None:  # the row was rolled back: the repository must go with it
-            repos.remove_repository(root, made.id)
-        raise
+    made = fleet_ops.create_fleet(app.context, app.actor, slug, type_slug)
     arch = device_type(made.device_type).arch
     echo(f"created fleet {made.slug} ({made.device_type}, {arch})")
     echo("add it as a git remote in your project:")
@@ -90,13 +74,7 @@ def fleet_create(ctx: click.Context, slug: str, type_slug: str) -> None:
 def fleet_list(ctx: click.Context, user_name: str | None, as_json: bool) -> None:
     """List fleets (yours, or every fleet for the operator)."""
     app = app_of(ctx)
-    if user_name is not None:
-        if not app.actor.is_operator and user_name != app.actor.user:
-            raise Failure("only the operator lists another user's fleets; leave out --user")
-        with app.database.session(readonly=True) as session:
-            found = fleets.list_fleets(session, user_name)
-    else:
-        found = fleet_ops.list_fleets(app.context, app.actor)
+    found = fleet_ops.list_fleets(app.context, app.actor, user_name)
     if as_json:
         echo(to_json([views.fleet(f) for f in found]))
         return
@@ -146,13 +124,8 @@ def fleet_set(ctx: click.Context, slug: str, wait: bool) -> None:
 @click.pass_context
 def fleet_remove(ctx: click.Context, slug: str) -> None:
     """Remove a fleet and delete its git repository."""
-    from fleetgate.gitd import repos
-
     app = app_of(ctx)
-    with app.database.session() as session:
-        removed = fleets.remove_fleet(session, *fleets.parse_slug(slug))
-    # After the commit: a failed commit must not have lost the repository.
-    repos.remove_repository(app.settings.repositories, removed.id)
+    removed = fleet_ops.remove_fleet(app.context, app.actor, slug)
     echo(f"removed fleet {removed.slug} and its repository")
 
 

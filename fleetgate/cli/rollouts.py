@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fleetgate import fleets
 from fleetgate.operations import servers as server_ops
 from fleetgate.operations import targets as target_ops
 from fleetgate.operations import views
@@ -80,14 +79,11 @@ def server_status(ctx: click.Context, slug: str, as_json: bool) -> None:
 @click.pass_context
 def server_unlock(ctx: click.Context, slug: str, endpoint: str) -> None:
     """Remove a deploy lock left on a server (by a rollout that was killed, say)."""
-    from fleetgate.deploy import fleet_rollout
     from fleetgate.deploy.rollout import RolloutError
 
     app = app_of(ctx)
-    with app.database.session(readonly=True) as session:
-        found = fleets.get_fleet(session, *fleets.parse_slug(slug))
     try:
-        server_found, lock = fleet_rollout.unlock(app.database, found, endpoint, _config(app))
+        found, server_found, lock = server_ops.unlock(app.context, app.actor, slug, endpoint)
     except RolloutError as error:
         raise Failure(str(error)) from None
     if lock is None:

@@ -20,6 +20,7 @@ import click
 from fleetgate import fleets, keys, releases, tokens, users
 from fleetgate.deploy import devices, known_hosts, provisioning, roles, servers, targets, variables
 from fleetgate.device_types import UnknownDeviceType
+from fleetgate.operations.fleets import RepositoryInTheWay
 from fleetgate.operations.permissions import AccessDenied
 from fleetgate.operations.targets import RolloutFailed
 from fleetgate.settings import Settings, SettingsError, load
@@ -56,6 +57,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     SettingsError,
     AccessDenied,
     RolloutFailed,
+    RepositoryInTheWay,
     tokens.TokenError,
 )
 

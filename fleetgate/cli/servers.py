@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fleetgate import fleets
 from fleetgate.deploy import known_hosts, servers
-from fleetgate.deploy.servers import Proxy, Server
+from fleetgate.deploy.servers import Proxy
 from fleetgate.operations import servers as server_ops
 from fleetgate.operations import views
 
@@ -33,11 +32,6 @@ def _file(path: str | None, what: str) -> str | None:
     if not found.is_file():
         raise Failure(f"{what} {found} is not a file; give the path of an existing file")
     return str(found)
-
-
-def _trusted(app: App, server: Server) -> bool:
-    name = known_hosts.host_name(server.address.host, server.address.port)
-    return bool(known_hosts.recorded_keys(app.settings.known_hosts_path, name))
 
 
 @click.group()
@@ -70,15 +64,13 @@ def server_add(
 ) -> None:
     """Roll the fleet's releases out to the server at ssh://USER@HOST[:PORT] too."""
     app = app_of(ctx)
-    parsed = servers.parse_address(address)
     proxy = Proxy(proxy_host, _file(tls_cert, "--tls-cert"), _file(tls_key, "--tls-key"))
-    with app.database.session() as session:
-        found = fleets.get_fleet(session, *fleets.parse_slug(slug))
-        added = servers.add_server(session, found, parsed, role, _file(key_path, "--key"))
-        if proxy != Proxy():
-            servers.set_proxy(session, found.id, proxy)
-    echo(f"added server {added.address.url} to {found.slug} ({'role ' + role if role else 'all services'})")
-    if not _trusted(app, added):
+    row = server_ops.add_server(app.context, app.actor, slug, address, role, _file(key_path, "--key"), proxy)
+    added = row.server
+    echo(
+        f"added server {added.address.url} to {row.fleet.slug} ({'role ' + role if role else 'all services'})"
+    )
+    if not row.trusted:
         echo(f"its host key is not trusted yet; check it: fleetgate server trust {added.address.endpoint}")
     if not app.settings.registry:
         echo(f"fleetgate: warning: {NO_REGISTRY}", err=True)
@@ -107,10 +99,9 @@ def server_list(ctx: click.Context, slug: str, as_json: bool) -> None:
 @click.pass_context
 def server_remove(ctx: click.Context, slug: str, endpoint: str) -> None:
     """Stop rolling the fleet out to a server (what runs there keeps running)."""
-    with app_of(ctx).database.session() as session:
-        found = fleets.get_fleet(session, *fleets.parse_slug(slug))
-        removed = servers.remove_server(session, found, endpoint)
-    echo(f"removed server {removed.address.url} from {found.slug}; its containers keep running")
+    app = app_of(ctx)
+    row = server_ops.remove_server(app.context, app.actor, slug, endpoint)
+    echo(f"removed server {row.server.address.url} from {row.fleet.slug}; its containers keep running")
 
 
 @server.command("proxy")
@@ -130,13 +121,8 @@ def server_proxy(
 ) -> None:
     """Show the fleet's proxy settings, or set its host name and TLS files."""
     proxy = Proxy(proxy_host, _file(tls_cert, "--tls-cert"), _file(tls_key, "--tls-key"))
-    with app_of(ctx).database.session() as session:
-        found = fleets.get_fleet(session, *fleets.parse_slug(slug))
-        shown = (
-            servers.proxy_of(session, found.id)
-            if proxy == Proxy()
-            else servers.set_proxy(session, found.id, proxy)
-        )
+    app = app_of(ctx)
+    found, shown = server_ops.set_proxy(app.context, app.actor, slug, proxy)
     facts = {"fleet": found.slug, "host": shown.host, "tls_cert": shown.tls_cert, "tls_key": shown.tls_key}
     if as_json:
         echo(to_json(facts))
@@ -183,8 +169,7 @@ def server_trust(ctx: click.Context, endpoint: str, yes: bool) -> None:
 
 def _known_port(app: App, host: str) -> int:
     """The port the servers on `host` use, when they all use one; else SSH's default."""
-    with app.database.session(readonly=True) as session:
-        ports = servers.ports_of(session, host)
+    ports = server_ops.ports_on(app.context, app.actor, host)
     if len(ports) > 1:
         listed = ", ".join(f"{host}:{p}" for p in ports)
         raise Failure(

@@ -7,17 +7,12 @@ from pathlib import Path
 
 import click
 
-from fleetgate import keys, users
-from fleetgate.db import Database
+from fleetgate import keys
 from fleetgate.operations import keys as key_ops
+from fleetgate.operations import users as user_ops
 
 from .context import app_of
 from .output import Failure, echo, format_time, json_option, print_table, to_json
-
-
-def _database(ctx: click.Context) -> Database:
-    return ctx.find_root().obj.database
-
 
 # ---- users -------------------------------------------------------------------------------------------
 
@@ -32,8 +27,8 @@ def user() -> None:
 @click.pass_context
 def user_add(ctx: click.Context, name: str) -> None:
     """Add a user; then give them a key with `fleetgate key add`."""
-    with _database(ctx).session() as session:
-        users.add_user(session, name)
+    app = app_of(ctx)
+    user_ops.add_user(app.context, app.actor, name)
     echo(f"added user {name}; add their SSH key with: fleetgate key add {name} ~/.ssh/id_ed25519.pub")
 
 
@@ -42,8 +37,8 @@ def user_add(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def user_list(ctx: click.Context, as_json: bool) -> None:
     """List users."""
-    with _database(ctx).session(readonly=True) as session:
-        found = users.list_users(session)
+    app = app_of(ctx)
+    found = user_ops.list_users(app.context, app.actor)
     if as_json:
         echo(to_json([{"name": u.name, "created": u.created} for u in found]))
         return
@@ -55,8 +50,8 @@ def user_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def user_remove(ctx: click.Context, name: str) -> None:
     """Remove a user with their keys and memberships (a user who owns fleets is refused)."""
-    with _database(ctx).session() as session:
-        users.remove_user(session, name)
+    app = app_of(ctx)
+    user_ops.remove_user(app.context, app.actor, name)
     echo(f"removed user {name}")
 
 

@@ -8,6 +8,7 @@ from fleetgate import fleets
 from fleetgate.deploy import targets
 
 from .actor import Actor
+from .permissions import OPERATOR, STRANGER, AccessDenied, check_operator
 from .scope import Context, check_own, fleet_for
 
 
@@ -20,11 +21,13 @@ class FleetDetails:
     target: targets.Target
 
 
-def list_fleets(ctx: Context, actor: Actor) -> list[fleets.Fleet]:
-    """Every fleet for the operator; the fleets a user owns or is a member of otherwise."""
+def list_fleets(ctx: Context, actor: Actor, user: str | None = None) -> list[fleets.Fleet]:
+    """Every fleet (or `user`'s) for the operator; the fleets a user owns or is a member of otherwise."""
     check_own(actor, "fleet.list")
+    if not actor.is_operator and user not in (None, actor.user):
+        raise AccessDenied("only the operator lists another user's fleets; leave out --user")
     with ctx.database.session(readonly=True) as session:
-        return fleets.list_fleets(session, actor.user)
+        return fleets.list_fleets(session, actor.user if user is None else user)
 
 
 def show_fleet(ctx: Context, actor: Actor, slug: str) -> FleetDetails:
@@ -64,3 +67,45 @@ def remove_member(ctx: Context, actor: Actor, slug: str, user: str) -> fleets.Fl
         found = fleet_for(session, actor, slug, "member.remove")
         fleets.remove_member(session, found.owner, found.name, user)
         return found
+
+
+class RepositoryInTheWay(ValueError):
+    """A repository directory exists where a new fleet's would go; the operator must move it away."""
+
+
+def create_fleet(ctx: Context, actor: Actor, slug: str, type_slug: str) -> fleets.Fleet:
+    """A new fleet and its bare repository (both, or neither)."""
+    from fleetgate.gitd import repos
+
+    owner, name = fleets.parse_slug(slug)
+    _operator_only(actor, "fleet.create")
+    root, created, made = ctx.settings.repositories, None, None
+    try:
+        with ctx.database.session() as session:
+            made = fleets.create_fleet(session, owner, name, type_slug)
+            path = repos.repository_path(root, made.id)
+            if path.exists():
+                raise RepositoryInTheWay(
+                    f"{path} exists but no fleet owns it (left from an older database?); move it away"
+                )
+            created = repos.create_repository(root, made.id)
+    except BaseException:
+        if created is not None and made is not None:  # the row was rolled back: the repository goes too
+            repos.remove_repository(root, made.id)
+        raise
+    return made
+
+
+def remove_fleet(ctx: Context, actor: Actor, slug: str) -> fleets.Fleet:
+    """Remove the fleet's row, then its repository (after the commit: a failed one loses nothing)."""
+    from fleetgate.gitd import repos
+
+    with ctx.database.session() as session:
+        found = fleet_for(session, actor, slug, "fleet.remove")
+        removed = fleets.remove_fleet(session, found.owner, found.name)
+    repos.remove_repository(ctx.settings.repositories, removed.id)
+    return removed
+
+
+def _operator_only(actor: Actor, operation: str) -> None:
+    check_operator(operation, OPERATOR if actor.is_operator else STRANGER)

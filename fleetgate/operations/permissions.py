@@ -37,6 +37,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "provisioning_key": _OWNERS,
     "server.list": _READERS,
     "server.status": _READERS,
+    "server.add": _ONLY_OPERATOR,  # server access is the operator's configuration (DESIGN.md §2.5)
+    "server.remove": _ONLY_OPERATOR,
+    "server.proxy": _ONLY_OPERATOR,
+    "server.unlock": _ONLY_OPERATOR,
+    "server.trust": _ONLY_OPERATOR,
+    "user.list": _ONLY_OPERATOR,
+    "user.add": _ONLY_OPERATOR,
+    "user.remove": _ONLY_OPERATOR,
     "key.list": _ANYONE,
     "key.add": _ANYONE,
     "key.remove": _ANYONE,
@@ -81,6 +89,12 @@ def decide(operation: str, role: str, read_only: bool = False) -> str:
     if read_only and operation not in READS:
         return "read-only"
     return "allowed"
+
+
+def check_operator(operation: str, role: str) -> None:
+    """Raise AccessDenied unless the operator runs `operation` (one that concerns no single fleet)."""
+    if decide(operation, role) != "allowed":
+        raise AccessDenied(f"only the operator may run {operation.replace('.', ' ')}")
 
 
 def check(operation: str, role: str, slug: str, read_only: bool = False) -> None:

@@ -9,6 +9,7 @@ from fleetgate.deploy import known_hosts, servers
 from fleetgate.deploy.servers import Server
 
 from .actor import Actor
+from .permissions import OPERATOR, STRANGER, check_operator
 from .scope import Context, fleet_for
 
 
@@ -43,3 +44,60 @@ def server_status(ctx: Context, actor: Actor, slug: str) -> tuple[list, dict[str
         found = fleet_for(session, actor, slug, "server.status")
         names = fleet_rollout.release_names(session, found.id)
     return fleet_rollout.statuses(ctx.database, found, RolloutConfig.from_settings(ctx.settings)), names
+
+
+def add_server(
+    ctx: Context,
+    actor: Actor,
+    slug: str,
+    address: str,
+    role: str | None,
+    key_path: str | None,
+    proxy: servers.Proxy,
+) -> ServerRow:
+    """Roll the fleet's releases out to the server at `address` too (and set the fleet's proxy, if given)."""
+    parsed = servers.parse_address(address)
+    with ctx.database.session() as session:
+        found = fleet_for(session, actor, slug, "server.add")
+        added = servers.add_server(session, found, parsed, role, key_path)
+        if proxy != servers.Proxy():
+            servers.set_proxy(session, found.id, proxy)
+    return ServerRow(found, added, _trusted(ctx, added))
+
+
+def remove_server(ctx: Context, actor: Actor, slug: str, endpoint: str) -> ServerRow:
+    """Stop rolling the fleet out to a server (what runs there keeps running)."""
+    with ctx.database.session() as session:
+        found = fleet_for(session, actor, slug, "server.remove")
+        removed = servers.remove_server(session, found, endpoint)
+    return ServerRow(found, removed, _trusted(ctx, removed))
+
+
+def set_proxy(
+    ctx: Context, actor: Actor, slug: str, proxy: servers.Proxy
+) -> tuple[fleets.Fleet, servers.Proxy]:
+    """The fleet's proxy settings; set them first when `proxy` names any."""
+    with ctx.database.session() as session:
+        found = fleet_for(session, actor, slug, "server.proxy")
+        if proxy == servers.Proxy():
+            return found, servers.proxy_of(session, found.id)
+        return found, servers.set_proxy(session, found.id, proxy)
+
+
+def unlock(ctx: Context, actor: Actor, slug: str, endpoint: str):
+    """Remove a deploy lock a killed rollout left on a server; returns the server and the lock (or None)."""
+    from fleetgate.deploy import fleet_rollout
+    from fleetgate.deploy.fleet_rollout import RolloutConfig
+
+    with ctx.database.session(readonly=True) as session:
+        found = fleet_for(session, actor, slug, "server.unlock")
+    return found, *fleet_rollout.unlock(
+        ctx.database, found, endpoint, RolloutConfig.from_settings(ctx.settings)
+    )
+
+
+def ports_on(ctx: Context, actor: Actor, host: str) -> list[int]:
+    """The SSH ports the servers on `host` use (for `server trust HOST` without a port)."""
+    check_operator("server.trust", OPERATOR if actor.is_operator else STRANGER)
+    with ctx.database.session(readonly=True) as session:
+        return servers.ports_of(session, host)

@@ -9,7 +9,8 @@ from fleetgate.operations.permissions import PERMISSIONS, ROLES, AccessDenied, c
 A, H, F = "allowed", "hidden", "forbidden"
 
 # Operation -> decide() for (operator, owner, member, stranger), written out from the policy, not from
-# PERMISSIONS: the operator does everything; an owner everything on the fleet but create and remove it; a
+# PERMISSIONS: the operator does everything; an owner everything on the fleet but create and remove it
+# (and what is the operator's configuration: servers and users); a
 # member reads, rolls back and pins; a stranger is answered as if the fleet did not exist. Keys, tokens and
 # the fleet list are the actor's own things, so every role may use them.
 EXPECTED: dict[str, tuple[str, str, str, str]] = {
@@ -37,6 +38,14 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "provisioning_key": (A, A, F, H),
     "server.list": (A, A, A, H),
     "server.status": (A, A, A, H),
+    "server.add": (A, F, F, H),
+    "server.remove": (A, F, F, H),
+    "server.proxy": (A, F, F, H),
+    "server.unlock": (A, F, F, H),
+    "server.trust": (A, F, F, H),
+    "user.list": (A, F, F, H),
+    "user.add": (A, F, F, H),
+    "user.remove": (A, F, F, H),
     "key.list": (A, A, A, A),
     "key.add": (A, A, A, A),
     "key.remove": (A, A, A, A),
@@ -72,6 +81,14 @@ READ_ONLY_OWNER: dict[str, str] = {
     "provisioning_key": "read-only",
     "server.list": A,
     "server.status": A,
+    "server.add": F,
+    "server.remove": F,
+    "server.proxy": F,
+    "server.unlock": F,
+    "server.trust": F,
+    "user.list": F,
+    "user.add": F,
+    "user.remove": F,
     "key.list": A,
     "key.add": "read-only",
     "key.remove": "read-only",
