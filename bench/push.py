@@ -867,13 +867,14 @@ def serve_plain() -> None:
     from fleetgate.hooks.default import accept_deploy_branches
 
     from fleetgate import serve, settings
+    from fleetgate.cli.ssh import command_runner
     from fleetgate.db import Database
 
     config = settings.load()
     config.home.mkdir(parents=True, exist_ok=True)
     database = Database(config.database_url)
     database.migrate()
-    serve.run(config, database, pipeline=accept_deploy_branches)
+    serve.run(config, database, pipeline=accept_deploy_branches, commands=command_runner(config, database))
 
 
 def ingest_only(hist: History, profile: str | None) -> None:

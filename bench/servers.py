@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fleetgate.deploy.rollout import rollout  # noqa: E402
+from fleetgate.deploy.servers.rollout import rollout  # noqa: E402
 
 from tests.integration.servers.app import build_app, delete_app  # noqa: E402
 from tests.integration.servers.conftest import HTTP_PORT, OPTIONS, host_name, release, targets  # noqa: E402

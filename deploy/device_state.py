@@ -1,8 +1,8 @@
 """Device state: what a device should run (the target) and what its Docker shows (the current).
 
-Both are frozen values, so the planner (deploy/steps.py) is a pure function of them. The target
+Both are frozen values, so the planner (deploy/agent/steps.py) is a pure function of them. The target
 is parsed from the API's target document (contract: GET /v1/device/state); the current is read
-from Docker by deploy/docker_state.py. A service's `config_hash` covers everything its container
+from Docker by deploy/agent/docker_state.py. A service's `config_hash` covers everything its container
 is made from, so an unchanged service survives a new release (balena's "update metadata": the
 container is renamed, not restarted) and a changed variable restarts it.
 """

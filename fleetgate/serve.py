@@ -31,7 +31,7 @@ def _pipeline(settings: Settings, database: Database):
         timeout=settings.build_timeout,
         idle_timeout=settings.build_idle_timeout,
     )
-    from fleetgate.deploy.fleet_rollout import RolloutConfig
+    from fleetgate.deploy.servers.fleet_rollout import RolloutConfig
 
     servers = RolloutConfig.from_settings(settings)
     return BuildPipeline(
@@ -46,7 +46,7 @@ def _pipeline(settings: Settings, database: Database):
     )
 
 
-def build_gateway(settings: Settings, database: Database, pipeline=None):
+def build_gateway(settings: Settings, database: Database, pipeline=None, commands=None):
     """The SSH edge wired to the database and the receive pipeline (the build pipeline by default)."""
     from fleetgate.gitd.access import Access
     from fleetgate.gitd.server import Gateway, GatewayConfig
@@ -59,20 +59,17 @@ def build_gateway(settings: Settings, database: Database, pipeline=None):
         limits=settings.limits,
         node_id=settings.node_id,
     )
-    from fleetgate.cli.ssh import command_runner
-
-    pipeline = pipeline or _pipeline(settings, database)
-    return Gateway(config, Access(database), pipeline, command_runner(settings, database))
+    return Gateway(config, Access(database), pipeline or _pipeline(settings, database), commands)
 
 
 def http_api(settings: Settings, database: Database):
     """The device API's server, its socket bound now (a bad address or certificate stops the start)."""
-    from fleetgate.deploy.api import ApiConfig, create_app
-    from fleetgate.deploy.http_server import HttpServer, Listen, ListenError, bind
+    from fleetgate.deploy.api.app import ApiConfig, create_app
+    from fleetgate.deploy.api.http_server import HttpServer, Listen, ListenError, bind
+    from fleetgate.deploy.api.target_state import RegistryCredentials
+    from fleetgate.deploy.api.wakeups import WakeupHub
     from fleetgate.deploy.registry_keys import SigningKeyError
     from fleetgate.deploy.registry_token_route import registry_token_router
-    from fleetgate.deploy.target_state import RegistryCredentials
-    from fleetgate.deploy.wakeups import WakeupHub
     from fleetgate.operations.scope import Context
     from fleetgate.user_api import BodyLimit, user_api_router
 
@@ -115,7 +112,7 @@ def getting_started(settings: Settings, port: int, http_url: str | None = None) 
     )
 
 
-def run(settings: Settings, database: Database, pipeline=None) -> None:
+def run(settings: Settings, database: Database, pipeline=None, commands=None) -> None:
     """Serve SSH and the device API (HTTP) in the foreground until SIGTERM or SIGINT."""
     from fleetgate.gitd.server import serve_forever
 
@@ -132,7 +129,7 @@ def run(settings: Settings, database: Database, pipeline=None) -> None:
     succeeded, interrupted = reconcile(database, settings.repositories, settings.node_id)
     if succeeded or interrupted:
         log.info("after a restart: %d releases finished, %d interrupted", succeeded, interrupted)
-    gateway = build_gateway(settings, database, pipeline)
+    gateway = build_gateway(settings, database, pipeline, commands)
     http = http_api(settings, database)
 
     def ready(port: int) -> None:

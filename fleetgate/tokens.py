@@ -18,6 +18,7 @@ from . import models, users
 from .models import utcnow
 
 PREFIX = "fgt_"
+LAST_USED_STEP = timedelta(minutes=5)  # `last_used` is written at most this often: not one write per request
 MAX_DAYS = 3650
 NAME_LIMIT = 100
 
@@ -47,6 +48,7 @@ class Bearer:
     user: str
     token_id: int
     read_only: bool
+    last_used: datetime | None
 
 
 def token_hash(secret: str) -> str:
@@ -106,6 +108,15 @@ def revoke_token(session: Session, user: str, token_id: int) -> Token:
     return _token(row, user)
 
 
+def touch(session: Session, token_id: int) -> None:
+    """Record that the token was used now, unless that was recorded less than LAST_USED_STEP ago."""
+    row = session.get(models.AccessToken, token_id)
+    now = utcnow()
+    if row is not None and (row.last_used is None or now - row.last_used >= LAST_USED_STEP):
+        row.last_used = now
+        session.flush()
+
+
 def authenticate(session: Session, secret: str) -> Bearer | None:
     """Whom `secret` authenticates, or None: unknown, revoked, expired, or not a token at all."""
     if not secret.startswith(PREFIX):
@@ -119,4 +130,4 @@ def authenticate(session: Session, secret: str) -> Bearer | None:
     user = session.get(models.User, row.user_id)
     if user is None:
         return None
-    return Bearer(user.name, row.id, row.read_only)
+    return Bearer(user.name, row.id, row.read_only, row.last_used)

@@ -8,13 +8,10 @@ see answers 404 like a missing one, a role or read-only token that may not act a
 
 # No `from __future__ import annotations`: FastAPI evaluates the routes' annotations, and they name
 # dependencies that are closures of user_api_router, invisible from the module's globals.
-import dataclasses
 import json
 import logging
 import re
-import socket
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
@@ -26,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fleetgate import fleets, keys, releases, tokens, users
 from fleetgate.deploy import devices, targets, variables
-from fleetgate.deploy.api_schemas import Problem
+from fleetgate.deploy.api.schemas import Problem
 from fleetgate.operations import devices as device_ops
 from fleetgate.operations import fleets as fleet_ops
 from fleetgate.operations import releases as release_ops
@@ -36,16 +33,14 @@ from fleetgate.operations import tokens as token_ops
 from fleetgate.operations import variables as variable_ops
 from fleetgate.operations import views
 from fleetgate.operations.actor import Actor
-from fleetgate.operations.permissions import AccessDenied
-from fleetgate.operations.scope import Context, release_for
-from fleetgate.settings import Settings
+from fleetgate.operations.permissions import AccessDenied, NotVisible
+from fleetgate.operations.scope import Context
 
 T = TypeVar("T")
 log = logging.getLogger("fleetgate.user_api")
 MAX_BODY = 64 * 1024
 PREFIXES = ("/v1/fleets", "/v1/releases", "/v1/tokens")  # the user routes, where BodyLimit applies
 TOO_LARGE = f"the request body is over {MAX_BODY // 1024} KiB; send a smaller one"
-HIDDEN = "not found, or you do not have access"  # the layer's answer for what a stranger may not see
 DOMAIN_ERRORS = (
     AccessDenied, fleets.FleetError, releases.ReleaseError, targets.TargetError, devices.DeviceError,
     variables.VariableError, tokens.TokenError, keys.PublicKeyError, users.UserError,
@@ -53,7 +48,7 @@ DOMAIN_ERRORS = (
 )  # fmt: skip
 # A refusal's status, first match wins: the state forbids it, something named is missing, or it exists.
 STATUS_RULES: tuple[tuple[type[Exception], re.Pattern[str], int], ...] = (
-    (AccessDenied, re.compile(re.escape(HIDDEN)), 404),
+    (NotVisible, re.compile(""), 404),
     (AccessDenied, re.compile(""), 403),
     (targets.TargetError, re.compile(""), 409),
     (target_ops.RolloutFailed, re.compile(""), 409),
@@ -86,25 +81,6 @@ def status_of(error: Exception) -> int:
 def one_line(text: str) -> str:
     """`text` on one line, as every refusal is."""
     return " ".join(text.split())
-
-
-def encoded(item: Any) -> Any:
-    """json.dumps' `default`, as the CLI's `--json` has it: times in ISO 8601, dataclasses as objects."""
-    if isinstance(item, datetime):
-        return item.isoformat()
-    if dataclasses.is_dataclass(item) and not isinstance(item, type):
-        return dataclasses.asdict(item)
-    raise TypeError(f"cannot serialise {type(item).__name__}")
-
-
-def remote_url(settings: Settings, fleet: fleets.Fleet) -> str:
-    """The git remote a user adds for the fleet, as `fleetgate fleet show` prints it."""
-    host = settings.ssh_host
-    if host in ("", "0.0.0.0", "::"):
-        host = socket.getfqdn()  # a wildcard listen address is no address to connect to
-    if ":" in host:
-        host = f"[{host}]"
-    return f"ssh://git@{host}:{settings.ssh_port}/{fleet.owner}/{fleet.name}.git"
 
 
 class BodyLimit:
@@ -194,35 +170,25 @@ def _refuse(status: int, detail: str) -> HTTPException:
     )
 
 
-def _visible(ctx: Context, actor: Actor, spec: str) -> str:
-    # Pin and rollback look a release up across fleets; one the user may not see must read as missing.
-    with ctx.database.session(readonly=True) as session:
-        return release_for(session, actor, spec, "release.show").hash
-
-
 def _json(value: Any, status: int = 200) -> Response:
-    return Response(json.dumps(value, default=encoded), status_code=status, media_type="application/json")
+    return Response(views.to_json(value, indent=None), status_code=status, media_type="application/json")
 
 
 def user_api_router(ctx: Context) -> APIRouter:
     """The `/v1/` routes of users, who present an access token; add `BodyLimit` to the app as well."""
     router = APIRouter(prefix="/v1", tags=["users"], responses=ERRORS)
 
-    def _bearer(secret: str) -> tokens.Bearer | None:
-        with ctx.database.session(readonly=True) as session:
-            return tokens.authenticate(session, secret)
-
     async def actor(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]) -> Actor:
         if credentials is None or not credentials.credentials:
             raise _refuse(
                 401, "send an access token as: Authorization: Bearer fgt_…; see: fleetgate token create"
             )
-        found = await run_in_threadpool(_bearer, credentials.credentials)
+        found = await run_in_threadpool(token_ops.authenticate, ctx, credentials.credentials)
         if found is None:
             raise _refuse(
                 401, "unknown, revoked or expired access token; ask for a new one (fleetgate token create)"
             )
-        return Actor(user=found.user, credential=f"token {found.token_id}", read_only=found.read_only)
+        return found
 
     Me = Annotated[Actor, Depends(actor)]
 
@@ -242,7 +208,7 @@ def user_api_router(ctx: Context) -> APIRouter:
     @router.get("/fleets/{owner}/{name}", summary="A fleet: members, git remote, target release")
     async def fleet_show(owner: str, name: str, me: Me) -> Response:
         details = await call(fleet_ops.show_fleet, me, f"{owner}/{name}")
-        return _json(views.fleet_details(details, remote_url(ctx.settings, details.fleet)))
+        return _json(views.fleet_details(details, ctx.settings))
 
     @router.get("/fleets/{owner}/{name}/releases", summary="The fleet's releases, newest first")
     async def release_list(owner: str, name: str, me: Me, status: str | None = None) -> Response:
@@ -268,15 +234,14 @@ def user_api_router(ctx: Context) -> APIRouter:
 
     @router.post("/fleets/{owner}/{name}/rollback", summary="Roll back to the previous (or a named) release")
     async def rollback(owner: str, name: str, me: Me, body: Rollback | None = None) -> Response:
-        spec = None if body is None or body.release is None else await call(_visible, me, body.release)
+        spec = None if body is None else body.release
         return _json(views.target(await call(target_ops.rollback, me, f"{owner}/{name}", spec, _say(me))))
 
     @router.post("/fleets/{owner}/{name}/pin", summary="Pin the fleet to a release, or follow the latest")
     async def pin(owner: str, name: str, body: Pin, me: Me) -> Response:
         if (body.release is None) != body.latest:
             raise _refuse(400, 'send either {"release": "<release>"} or {"latest": true}')
-        spec = None if body.release is None else await call(_visible, me, body.release)
-        return _json(views.target(await call(target_ops.pin, me, f"{owner}/{name}", spec, _say(me))))
+        return _json(views.target(await call(target_ops.pin, me, f"{owner}/{name}", body.release, _say(me))))
 
     Service = Annotated[str | None, Query(description="only this service")]
     Device = Annotated[str | None, Query(description="only this device (uuid or a unique prefix)")]

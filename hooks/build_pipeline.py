@@ -23,7 +23,7 @@ from fleetgate.build.publish import PublishFailed
 from fleetgate.build.release import BuildSettings, BuiltRelease, ReleaseSpec, ServiceFailed, build_release
 from fleetgate.deploy import devices, targets
 from fleetgate.deploy.device_state import label_warnings
-from fleetgate.deploy.fleet_rollout import RolloutConfig
+from fleetgate.deploy.servers.fleet_rollout import RolloutConfig
 from fleetgate.gitd.pipeline import Decision, Progress, Push, RefResult, RefUpdate, Verdict
 
 from fleetgate import release_images, release_leases, releases

@@ -9,9 +9,11 @@ from __future__ import annotations
 import logging
 import uuid
 
-from fleetgate.deploy import fleet_rollout, servers, targets
-from fleetgate.deploy.fleet_rollout import FleetRolloutError, RolloutConfig
-from fleetgate.deploy.rollout import RolloutError, RolloutResult
+from fleetgate.deploy import targets
+from fleetgate.deploy.servers import fleet_rollout
+from fleetgate.deploy.servers import inventory as servers
+from fleetgate.deploy.servers.fleet_rollout import FleetRolloutError, RolloutConfig
+from fleetgate.deploy.servers.rollout import RolloutError, RolloutResult
 
 from fleetgate import fleets, releases
 from fleetgate.db import Database

@@ -48,7 +48,7 @@ def agent(
     poll_wait: int,
 ) -> None:
     """Run the device agent: register, then keep this device on its fleet's target release."""
-    from fleetgate.deploy.agent import (  # the other commands need no Docker client
+    from fleetgate.deploy.agent.loop import (  # the other commands need no Docker client
         Agent,
         AgentError,
         AgentOptions,

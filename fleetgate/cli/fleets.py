@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from typing import TYPE_CHECKING
 
 import click
@@ -17,23 +16,12 @@ from .context import app_of
 from .output import echo, json_option, print_table, to_json
 
 if TYPE_CHECKING:
-    from fleetgate.settings import Settings
+    pass
 
 
 def release_label(release: releases.Release | None) -> str:
     """`alice/demo#3 (1a2b3c4)`, or `-` for none."""
     return "-" if release is None else f"{release.name} ({release.short_hash})"
-
-
-def remote_url(settings: Settings, fleet: fleets.Fleet) -> str:
-    """The git remote a user adds for the fleet: `ssh://git@HOST:PORT/OWNER/NAME.git`."""
-    host = settings.ssh_host
-    if host in ("", "0.0.0.0", "::"):
-        # A wildcard listen address is no address to connect to; the machine's name is.
-        host = socket.getfqdn()
-    if ":" in host:
-        host = f"[{host}]"
-    return f"ssh://git@{host}:{settings.ssh_port}/{fleet.owner}/{fleet.name}.git"
 
 
 @click.command("device-types")
@@ -64,7 +52,7 @@ def fleet_create(ctx: click.Context, slug: str, type_slug: str) -> None:
     arch = device_type(made.device_type).arch
     echo(f"created fleet {made.slug} ({made.device_type}, {arch})")
     echo("add it as a git remote in your project:")
-    echo(f"  git remote add balena {remote_url(app.settings, made)}")
+    echo(f"  git remote add balena {views.remote_url(app.settings, made)}")
 
 
 @fleet.command("list")
@@ -89,7 +77,7 @@ def fleet_show(ctx: click.Context, slug: str, as_json: bool) -> None:
     """Show a fleet: device type, members, the git remote to push to and its target release."""
     app = app_of(ctx)
     details = fleet_ops.show_fleet(app.context, app.actor, slug)
-    facts = views.fleet_details(details, remote_url(app.settings, details.fleet))
+    facts = views.fleet_details(details, app.settings)
     if as_json:
         echo(to_json(facts))
         return

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
 import click
+
+from fleetgate.operations import views
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
@@ -37,16 +37,9 @@ def echo(message: object = "", err: bool = False, nl: bool = True) -> None:
 
 
 def to_json(value: Any) -> str:
-    """`value` as indented JSON; times in ISO 8601, dataclasses as objects."""
-
-    def default(item: Any) -> Any:
-        if isinstance(item, datetime):
-            return item.isoformat()
-        if dataclasses.is_dataclass(item) and not isinstance(item, type):
-            return dataclasses.asdict(item)
-        raise TypeError(f"cannot serialise {type(item).__name__}")
-
-    return json.dumps(value, default=default, indent=2)
+    """`value` as indented JSON; times in ISO 8601, dataclasses as objects (the SSH and HTTP front-ends
+    print the same)."""
+    return views.to_json(value)
 
 
 def print_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:

@@ -19,14 +19,14 @@ from .output import Failure, echo, json_option, print_table, to_json
 from .servers import server
 
 if TYPE_CHECKING:
-    from fleetgate.deploy.fleet_rollout import RolloutConfig
+    from fleetgate.deploy.servers.fleet_rollout import RolloutConfig
 
     from .context import App
 
 
 def _config(app: App) -> RolloutConfig:
     # Imported here: the rollout engine brings the SSH stack, which other commands do without.
-    from fleetgate.deploy.fleet_rollout import RolloutConfig
+    from fleetgate.deploy.servers.fleet_rollout import RolloutConfig
 
     return RolloutConfig.from_settings(app.settings)
 
@@ -79,7 +79,7 @@ def server_status(ctx: click.Context, slug: str, as_json: bool) -> None:
 @click.pass_context
 def server_unlock(ctx: click.Context, slug: str, endpoint: str) -> None:
     """Remove a deploy lock left on a server (by a rollout that was killed, say)."""
-    from fleetgate.deploy.rollout import RolloutError
+    from fleetgate.deploy.servers.rollout import RolloutError
 
     app = app_of(ctx)
     try:

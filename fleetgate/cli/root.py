@@ -18,7 +18,9 @@ from typing import Any
 import click
 
 from fleetgate import fleets, keys, releases, tokens, users
-from fleetgate.deploy import devices, known_hosts, provisioning, roles, servers, targets, variables
+from fleetgate.deploy import devices, provisioning, targets, variables
+from fleetgate.deploy.servers import inventory as servers
+from fleetgate.deploy.servers import known_hosts, roles
 from fleetgate.device_types import UnknownDeviceType
 from fleetgate.operations.fleets import RepositoryInTheWay
 from fleetgate.operations.permissions import AccessDenied
@@ -129,8 +131,11 @@ def serve(ctx: click.Context) -> None:
     """Run the gateway (SSH and HTTP) in the foreground until SIGTERM or SIGINT."""
     from fleetgate import serve as gateway  # imported here: the other commands need no SSH stack
 
+    from .ssh import command_runner
+
     app = _app(ctx)
-    gateway.run(app.settings, app.database)
+    # Users' SSH commands are these very commands, run as the user of the key (cli/ssh.py).
+    gateway.run(app.settings, app.database, commands=command_runner(app.settings, app.database))
 
 
 cli.add_command(user)

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fleetgate.deploy import known_hosts, servers
-from fleetgate.deploy.servers import Proxy
+from fleetgate.deploy.servers import inventory as servers
+from fleetgate.deploy.servers import known_hosts
+from fleetgate.deploy.servers.inventory import Proxy
 from fleetgate.operations import servers as server_ops
 from fleetgate.operations import views
 

@@ -76,9 +76,13 @@ class AccessDenied(ValueError):
     """The actor may not do this; the message says so without revealing what it cannot see."""
 
 
-def not_found(slug: str) -> AccessDenied:
+class NotVisible(AccessDenied):
+    """What the actor may not see, answered exactly as if it did not exist (no existence oracle)."""
+
+
+def not_found(slug: str) -> NotVisible:
     """The one answer for a fleet that does not exist and one the actor may not see (no oracle)."""
-    return AccessDenied(f"fleet {slug} not found, or you do not have access to it; ask its owner to add you")
+    return NotVisible(f"fleet {slug} not found, or you do not have access to it; ask its owner to add you")
 
 
 def decide(operation: str, role: str, read_only: bool = False) -> str:

@@ -12,7 +12,7 @@ from fleetgate.deploy import devices
 from fleetgate.settings import Settings
 
 from .actor import Actor
-from .permissions import MEMBER, OPERATOR, OWNER, STRANGER, AccessDenied, check
+from .permissions import MEMBER, OPERATOR, OWNER, STRANGER, AccessDenied, NotVisible, check
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def release_for(session: Session, actor: Actor, spec: str, operation: str) -> re
     """The release named by `spec` if the actor may run `operation` on its fleet."""
     if actor.is_operator:
         return releases.find_release(session, spec)
-    hidden = AccessDenied(f"release {spec[:80]} not found, or you do not have access to it")
+    hidden = NotVisible(f"release {spec[:80]} not found, or you do not have access to it")
     try:
         found = releases.find_release(session, spec)
     except releases.ReleaseError:
@@ -68,7 +68,7 @@ def device_for(session: Session, actor: Actor, uuid: str, operation: str) -> dev
     """The device (uuid or a unique prefix) if the actor may run `operation` on its fleet."""
     if actor.is_operator:
         return devices.get_device(session, uuid)
-    hidden = AccessDenied(f"device {uuid[:80]} not found, or you do not have access to it")
+    hidden = NotVisible(f"device {uuid[:80]} not found, or you do not have access to it")
     try:
         found = devices.get_device(session, uuid)
     except devices.DeviceError:
@@ -101,7 +101,7 @@ def release_in(session: Session, actor: Actor, fleet: fleets.Fleet, spec: str) -
     """Release `spec` of `fleet` (already authorised); a user learns nothing of other fleets' releases."""
     if actor.is_operator:
         return releases.find_release(session, spec)  # its errors name the fleet a release belongs to
-    hidden = AccessDenied(f"release {spec[:80]} not found in {fleet.slug}; see: releases {fleet.slug}")
+    hidden = NotVisible(f"release {spec[:80]} not found in {fleet.slug}; see: releases {fleet.slug}")
     try:
         found = releases.find_release(session, spec)
     except releases.ReleaseError:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fleetgate import fleets
-from fleetgate.deploy import known_hosts, servers
-from fleetgate.deploy.servers import Server
+from fleetgate.deploy.servers import inventory as servers
+from fleetgate.deploy.servers import known_hosts
+from fleetgate.deploy.servers.inventory import Server
 
 from .actor import Actor
 from .permissions import OPERATOR, STRANGER, check_operator
@@ -37,8 +38,8 @@ def _trusted(ctx: Context, server: Server) -> bool:
 
 def server_status(ctx: Context, actor: Actor, slug: str) -> tuple[list, dict[str, str]]:
     """What each server runs (asked over SSH now), and the names of the fleet's releases by hash."""
-    from fleetgate.deploy import fleet_rollout  # brings the SSH stack; only this operation needs it
-    from fleetgate.deploy.fleet_rollout import RolloutConfig
+    from fleetgate.deploy.servers import fleet_rollout  # brings the SSH stack; only this operation needs it
+    from fleetgate.deploy.servers.fleet_rollout import RolloutConfig
 
     with ctx.database.session(readonly=True) as session:
         found = fleet_for(session, actor, slug, "server.status")
@@ -86,8 +87,8 @@ def set_proxy(
 
 def unlock(ctx: Context, actor: Actor, slug: str, endpoint: str):
     """Remove a deploy lock a killed rollout left on a server; returns the server and the lock (or None)."""
-    from fleetgate.deploy import fleet_rollout
-    from fleetgate.deploy.fleet_rollout import RolloutConfig
+    from fleetgate.deploy.servers import fleet_rollout
+    from fleetgate.deploy.servers.fleet_rollout import RolloutConfig
 
     with ctx.database.session(readonly=True) as session:
         found = fleet_for(session, actor, slug, "server.unlock")

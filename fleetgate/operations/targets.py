@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from fleetgate import fleets, releases
-from fleetgate.deploy import servers, targets
+from fleetgate.deploy import targets
+from fleetgate.deploy.servers import inventory as servers
 
 from .actor import Actor
 from .scope import Context, fleet_for, release_in
@@ -37,9 +38,9 @@ def roll_out(
 ) -> None:
     """Roll `release` out to the fleet's servers; RolloutFailed when one did not switch."""
     # Imported here: the rollout engine brings the SSH stack, which most operations do without.
-    from fleetgate.deploy import fleet_rollout
-    from fleetgate.deploy.fleet_rollout import FleetRolloutError, RolloutConfig
-    from fleetgate.deploy.rollout import RolloutError
+    from fleetgate.deploy.servers import fleet_rollout
+    from fleetgate.deploy.servers.fleet_rollout import FleetRolloutError, RolloutConfig
+    from fleetgate.deploy.servers.rollout import RolloutError
     from fleetgate.hooks.output import sanitise
 
     say(f"rolling out {release.name} ({release.short_hash}) to the servers of {fleet.slug}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fleetgate import tokens
+from fleetgate.models import utcnow
 
 from .actor import Actor
 from .scope import Context, check_own, whose
@@ -34,3 +35,15 @@ def revoke_token(ctx: Context, actor: Actor, token_id: int, user: str | None = N
     check_own(actor, "token.revoke")
     with ctx.database.session() as session:
         return tokens.revoke_token(session, whose(actor, user), token_id)
+
+
+def authenticate(ctx: Context, secret: str) -> Actor | None:
+    """The user a presented access token stands for, or None (unknown, revoked, expired, not a token)."""
+    with ctx.database.session(readonly=True) as session:
+        bearer = tokens.authenticate(session, secret)
+    if bearer is None:
+        return None
+    if bearer.last_used is None or utcnow() - bearer.last_used >= tokens.LAST_USED_STEP:
+        with ctx.database.session() as session:  # a write only every few minutes per token
+            tokens.touch(session, bearer.token_id)
+    return Actor(user=bearer.user, credential=f"token {bearer.token_id}", read_only=bearer.read_only)

@@ -4,7 +4,10 @@ all print these, so the three front-ends agree to the byte."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+import json
+import socket
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from fleetgate import fleets, releases, tokens
 from fleetgate.deploy import targets, variables
@@ -14,6 +17,35 @@ from .devices import DeviceRow
 from .fleets import FleetDetails
 from .releases import ReleaseDetails
 from .servers import ServerRow
+
+if TYPE_CHECKING:
+    from fleetgate.settings import Settings
+
+
+def encoded(item: Any) -> Any:
+    """json.dumps' `default`: times in ISO 8601, dataclasses as objects."""
+    if isinstance(item, datetime):
+        return item.isoformat()
+    if dataclasses.is_dataclass(item) and not isinstance(item, type):
+        return dataclasses.asdict(item)
+    raise TypeError(f"cannot serialise {type(item).__name__}")
+
+
+def to_json(value: Any, indent: int | None = 2) -> str:
+    """`value` as JSON, as every front-end prints it."""
+    return json.dumps(value, default=encoded, indent=indent)
+
+
+def remote_url(settings: Settings, found: fleets.Fleet) -> str:
+    """The git remote a user adds for the fleet: `ssh://git@HOST:PORT/OWNER/NAME.git`."""
+    host = settings.ssh_host
+    if host in ("", "0.0.0.0", "::"):
+        host = (
+            socket.getfqdn()
+        )  # a wildcard listen address is no address to connect to; the machine's name is
+    if ":" in host:
+        host = f"[{host}]"
+    return f"ssh://git@{host}:{settings.ssh_port}/{found.owner}/{found.name}.git"
 
 
 def fleet(found: fleets.Fleet) -> dict[str, Any]:
@@ -28,9 +60,10 @@ def target(found: targets.Target) -> dict[str, Any]:
     return {"target": shown, "pinned": found.pinned}
 
 
-def fleet_details(details: FleetDetails, remote: str) -> dict[str, Any]:
+def fleet_details(details: FleetDetails, settings: Settings) -> dict[str, Any]:
     """A fleet as `fleet show --json` shows it."""
     found = details.fleet
+    remote = remote_url(settings, found)
     return {
         "fleet": found.slug,
         "id": found.id,

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fleetgate.deploy import fleet_rollout, servers, targets, variables
-from fleetgate.deploy.fleet_rollout import FleetRolloutError, RolloutConfig
-from fleetgate.deploy.rollout import RolloutOptions
-from fleetgate.deploy.servers import Address, Proxy
+from fleetgate.deploy import targets, variables
+from fleetgate.deploy.servers import fleet_rollout
+from fleetgate.deploy.servers import inventory as servers
+from fleetgate.deploy.servers.fleet_rollout import FleetRolloutError, RolloutConfig
+from fleetgate.deploy.servers.inventory import Address, Proxy
+from fleetgate.deploy.servers.rollout import RolloutOptions
 
 from fleetgate import fleets, releases, users
 from fleetgate.db import Database

@@ -315,12 +315,19 @@ def test_tokens_are_created_listed_revoked_and_refused(world: World) -> None:
         op_tokens.revoke_token(ctx, BOB, made.id)
 
     with database.session() as session:
-        assert tokens.authenticate(session, secret) == tokens.Bearer("alice", made.id, False)
-        assert tokens.authenticate(session, viewer_secret) == tokens.Bearer("alice", viewer.id, True)
+        assert tokens.authenticate(session, secret) == tokens.Bearer("alice", made.id, False, None)
+        assert tokens.authenticate(session, viewer_secret) == tokens.Bearer("alice", viewer.id, True, None)
         # A device's API key is random text without the prefix; neither it nor a token's bare body passes.
         assert tokens.authenticate(session, secrets.token_urlsafe(32)) is None
         assert tokens.authenticate(session, secret.removeprefix("fgt_")) is None
         assert tokens.authenticate(session, "fgt_" + secrets.token_urlsafe(32)) is None
+
+    # Authenticating through the layer gives the actor and records the use (at most every few minutes).
+    assert op_tokens.authenticate(ctx, viewer_secret) == Actor("alice", f"token {viewer.id}", read_only=True)
+    used = {t.name: t.last_used for t in op_tokens.list_tokens(ctx, ALICE)}
+    assert used["ci"] is None and used["viewer"] is not None
+    op_tokens.authenticate(ctx, viewer_secret)
+    assert {t.name: t.last_used for t in op_tokens.list_tokens(ctx, ALICE)}["viewer"] == used["viewer"]
 
     revoked = op_tokens.revoke_token(ctx, ALICE, made.id)
     assert revoked.revoked is not None

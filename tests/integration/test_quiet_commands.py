@@ -97,7 +97,9 @@ def test_every_module_imports_without_a_warning() -> None:
     code = (
         "import importlib, pkgutil, fleetgate\n"
         "import fleetgate.gitd, fleetgate.hooks, fleetgate.build, fleetgate.deploy\n"
-        "for pkg in (fleetgate, fleetgate.gitd, fleetgate.hooks, fleetgate.build, fleetgate.deploy):\n"
+        "from fleetgate.deploy import agent, api, servers\n"
+        "packages = (fleetgate, fleetgate.gitd, fleetgate.hooks, fleetgate.build, fleetgate.deploy)\n"
+        "for pkg in (*packages, api, agent, servers):\n"
         "    for module in pkgutil.iter_modules(pkg.__path__, pkg.__name__ + '.'):\n"
         "        importlib.import_module(module.name)\n"
     )

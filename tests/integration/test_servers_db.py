@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from fleetgate.deploy import servers
-from fleetgate.deploy.roles import RoleError
-from fleetgate.deploy.servers import Address, Proxy, ServerError
+from fleetgate.deploy.servers import inventory as servers
+from fleetgate.deploy.servers.inventory import Address, Proxy, ServerError
+from fleetgate.deploy.servers.roles import RoleError
 
 from fleetgate import fleets, users
 from fleetgate.db import Database

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fleetgate.deploy.container_config import ComposeServiceError, Device, container_config
+from fleetgate.deploy.agent.container_config import ComposeServiceError, Device, container_config
+from fleetgate.deploy.agent.docker_steps import grace_period
 from fleetgate.deploy.device_state import parse_target
-from fleetgate.deploy.docker_steps import grace_period
 
 IMAGE = "127.0.0.1:5001/alice/demo/main@sha256:" + "1" * 64
 DEVICE = Device(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from fleetgate.deploy.device_report import device_report
-from fleetgate.deploy.steps import HANDING_OVER, LOCKED, Create, Fetch, Kill, Wait
+from fleetgate.deploy.agent.report import device_report
+from fleetgate.deploy.agent.steps import HANDING_OVER, LOCKED, Create, Fetch, Kill, Wait
 
 from .test_steps import IMG_B, NEW_B, OLD_A, A, B, running, target
 

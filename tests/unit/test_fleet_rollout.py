@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from fleetgate.deploy.fleet_rollout import FleetRolloutError, compose_environment, server_targets
-from fleetgate.deploy.rollout import ServerTarget
-from fleetgate.deploy.servers import Address, Server
+from fleetgate.deploy.servers.fleet_rollout import FleetRolloutError, compose_environment, server_targets
+from fleetgate.deploy.servers.inventory import Address, Server
+from fleetgate.deploy.servers.rollout import ServerTarget
 
 KNOWN = Path("/home/fg/known_hosts")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -71,7 +71,7 @@ def test_a_role_without_services_is_refused() -> None:
 def test_a_rollout_pulls_with_a_fleet_credential_under_token_auth(
     tmp_path: Path, auth: str, user: str
 ) -> None:
-    from fleetgate.deploy.fleet_rollout import RolloutConfig
+    from fleetgate.deploy.servers.fleet_rollout import RolloutConfig
 
     from fleetgate.settings import load
 
@@ -92,7 +92,7 @@ def test_a_rollout_pulls_with_a_fleet_credential_under_token_auth(
 
 
 def test_the_rollout_timings_come_from_the_environment(tmp_path: Path) -> None:
-    from fleetgate.deploy.fleet_rollout import RolloutConfig
+    from fleetgate.deploy.servers.fleet_rollout import RolloutConfig
 
     from fleetgate.settings import load
 

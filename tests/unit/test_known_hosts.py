@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from fleetgate.deploy.known_hosts import Decision, HostKey, decide, host_name
+from fleetgate.deploy.servers.known_hosts import Decision, HostKey, decide, host_name
 
 ED = HostKey("ssh-ed25519", b"ed-key-1")
 ED_OTHER = HostKey("ssh-ed25519", b"ed-key-2")

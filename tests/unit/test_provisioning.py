@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fleetgate.deploy.api import _etags
-from fleetgate.deploy.http_server import Listen, ListenError, check_listen, is_loopback
+from fleetgate.deploy.api.app import _etags
+from fleetgate.deploy.api.http_server import Listen, ListenError, check_listen, is_loopback
 from fleetgate.deploy.provisioning import RegistrationError, check_registration, key_hash, new_key
 
 UUID = "0123456789abcdef0123456789abcdef"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from fleetgate.deploy import container_spec, proxy
-from fleetgate.deploy import server_commands as cmd
-from fleetgate.deploy.host_containers import Container
-from fleetgate.deploy.proxy import Listen, Route, Slot, SlotStat
-from fleetgate.deploy.server_prune import plan_prune
+from fleetgate.deploy.servers import commands as cmd
+from fleetgate.deploy.servers import container_spec, proxy
+from fleetgate.deploy.servers.host_containers import Container
+from fleetgate.deploy.servers.proxy import Listen, Route, Slot, SlotStat
+from fleetgate.deploy.servers.prune import plan_prune
 
 H = "0123456789abcdef0123456789abcdef01234567"
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from fleetgate.deploy.roles import RoleError, check_role, roles_of, services_for
-from fleetgate.deploy.servers import Address, ServerError, parse_address, parse_endpoint
+from fleetgate.deploy.servers.inventory import Address, ServerError, parse_address, parse_endpoint
+from fleetgate.deploy.servers.roles import RoleError, check_role, roles_of, services_for
 
 
 @pytest.mark.parametrize(

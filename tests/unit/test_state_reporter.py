@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
-from fleetgate.deploy import state_reporter
-from fleetgate.deploy.state_reporter import StateReporter
+from fleetgate.deploy.agent import state_reporter
+from fleetgate.deploy.agent.state_reporter import StateReporter
 
 
 def _until(check, timeout: float = 5.0) -> None:

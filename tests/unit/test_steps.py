@@ -6,8 +6,7 @@ import dataclasses
 from typing import Any
 
 import pytest
-from fleetgate.deploy.device_state import Container, CurrentState, Image, TargetState, parse_target
-from fleetgate.deploy.steps import (
+from fleetgate.deploy.agent.steps import (
     HANDING_OVER,
     LOCKED,
     ClearHandover,
@@ -24,6 +23,7 @@ from fleetgate.deploy.steps import (
     Wait,
     steps,
 )
+from fleetgate.deploy.device_state import Container, CurrentState, Image, TargetState, parse_target
 
 A, B = "a" * 40, "b" * 40
 REPO = "127.0.0.1:5001/alice/demo"

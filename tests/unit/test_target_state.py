@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fleetgate.deploy.target_state import (
+from fleetgate.deploy.api.target_state import (
     CompositionError,
     DeviceFacts,
     FleetFacts,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fleetgate.deploy.update_locks import OWN, held_by_app, taken
+from fleetgate.deploy.agent.update_locks import OWN, held_by_app, taken
 
 
 @pytest.fixture

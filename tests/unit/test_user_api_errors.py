@@ -9,7 +9,7 @@ from fleetgate.deploy.variables import VariableError
 
 from fleetgate.fleets import FleetError
 from fleetgate.keys import PublicKeyError
-from fleetgate.operations.permissions import AccessDenied, check, not_found
+from fleetgate.operations.permissions import AccessDenied, NotVisible, check, not_found
 from fleetgate.operations.targets import RolloutFailed
 from fleetgate.releases import ReleaseError
 from fleetgate.tokens import TokenError
@@ -27,8 +27,8 @@ def _denied(role: str, operation: str, read_only: bool = False) -> AccessDenied:
 # changes its status shows up here.
 CASES: list[tuple[Exception, int]] = [
     (not_found("bob/secret"), 404),
-    (AccessDenied("release abcd not found, or you do not have access to it"), 404),
-    (AccessDenied("device 12ab not found, or you do not have access to it"), 404),
+    (NotVisible("release abcd not found, or you do not have access to it"), 404),
+    (NotVisible("device 12ab not found, or you do not have access to it"), 404),
     (_denied("stranger", "env.set"), 404),
     (_denied("member", "member.add"), 403),
     (_denied("owner", "env.set", read_only=True), 403),

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import docker
 import pytest
-from fleetgate.deploy import docker_steps
-from fleetgate.deploy.container_config import Device
+from fleetgate.deploy.agent import docker_steps
+from fleetgate.deploy.agent.container_config import Device
+from fleetgate.deploy.agent.docker_state import read_current
+from fleetgate.deploy.agent.docker_steps import Context, StepError, execute
+from fleetgate.deploy.agent.steps import Create, Fetch, steps
 from fleetgate.deploy.device_state import parse_target
-from fleetgate.deploy.docker_state import read_current
-from fleetgate.deploy.docker_steps import Context, StepError, execute
-from fleetgate.deploy.steps import Create, Fetch, steps
 
 from ..dockerds import load_image, start_dockerd, stop_dockerd
 from ..support import free_port

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from fleetgate.deploy import provisioning, targets
-from fleetgate.deploy.api import ApiConfig, create_app
-from fleetgate.deploy.target_state import RegistryCredentials
+from fleetgate.deploy.api.app import ApiConfig, create_app
+from fleetgate.deploy.api.target_state import RegistryCredentials
 
 from fleetgate import fleets, releases, users
 from fleetgate.db import Database

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from fleetgate.deploy import changes, device_targets, devices, provisioning, targets, variables
-from fleetgate.deploy.target_state import RegistryCredentials
+from fleetgate.deploy import changes, devices, provisioning, targets, variables
+from fleetgate.deploy.api import device_targets
+from fleetgate.deploy.api.target_state import RegistryCredentials
 from fleetgate.deploy.variables import VariableError
 
 from fleetgate import fleets, releases, users

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from fleetgate.deploy.rollout import RolloutOptions, RolloutRelease, ServerTarget
+from fleetgate.deploy.servers.rollout import RolloutOptions, RolloutRelease, ServerTarget
 
 from ..conftest import missing, registry_answers
 from .app import PASSWORD, REGISTRY, USER, build_app, composition, delete_app

@@ -9,8 +9,8 @@ import threading
 import time
 from dataclasses import replace
 
-from fleetgate.deploy.rollout import rollout, status, unlock
-from fleetgate.deploy.server_commands import fleet_key
+from fleetgate.deploy.servers.commands import fleet_key
+from fleetgate.deploy.servers.rollout import rollout, status, unlock
 
 from .conftest import HTTP_PORT, OPTIONS, get, host_name, release, targets
 from .load import Load

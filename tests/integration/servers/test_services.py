@@ -9,7 +9,7 @@ import ssl
 import subprocess
 from dataclasses import replace
 
-from fleetgate.deploy.rollout import rollout
+from fleetgate.deploy.servers.rollout import rollout
 
 from .app import composition
 from .conftest import OPTIONS, get, host_name, release, targets

@@ -3,7 +3,7 @@
 FastAPI app built by `create_app(database, config)`; `fleetgate serve` runs it with uvicorn in its own
 event loop. Database work runs in the threadpool; long-poll waits are awaited on the loop (a waiting
 device costs no thread). Every refusal is `{"detail": "<one line>"}` with a 4xx; a fault of ours is a
-503 with a reference id (deploy/api_guard.py). A device reaches only its own target: the key it
+503 with a reference id (deploy/api/guard.py). A device reaches only its own target: the key it
 presents is the only thing that names it.
 """
 
@@ -25,11 +25,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fleetgate.db import Database
 
-from . import devices, provisioning
-from .api_guard import Guard, RequestCounts
-from .api_schemas import Problem, Registered, Registration, StateReport
+from .. import devices, provisioning
+from ..devices import Device
 from .device_targets import load_target
-from .devices import Device
+from .guard import Guard, RequestCounts
+from .schemas import Problem, Registered, Registration, StateReport
 from .target_state import RegistryCredentials
 from .wakeups import WakeupHub
 

@@ -1,4 +1,4 @@
-"""Device report: the body of the agent's PATCH /v1/device/state, from the plan and what Docker shows.
+"""Report: the body of the agent's PATCH /v1/device/state, from the plan and what Docker shows.
 
 Pure, so what a device says about itself is a table test: `idle` when nothing is left to do,
 `update locked` while a lock holds the swap, `downloading` while the next step is a pull, `installing`
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .device_state import CurrentState, TargetState
+from ..device_state import CurrentState, TargetState
 from .steps import HANDING_OVER, LOCKED, Fetch, Step, Wait
 
 

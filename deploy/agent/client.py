@@ -1,4 +1,4 @@
-"""Device API client: the agent's side of the contract's HTTP API (register, target long-poll, report).
+"""Client: the agent's side of the contract's HTTP API (register, target long-poll, report).
 
 Synchronous httpx: the agent does one thing at a time, and a long-poll is just a slow GET. Errors are
 sorted by whose fault: a refusal of the registration (bad provisioning key, wrong device type) is the

@@ -1,4 +1,4 @@
-"""The agent: `fleetgate agent` on a device, balena-supervisor style (issue 4, DESIGN.md §2.5).
+"""The agent's loop: `fleetgate agent` on a device, balena-supervisor style (issue 4, DESIGN.md §2.5).
 
 Register once (device.json in the state dir), then loop: long-poll the target, plan with the pure
 `steps(current, target)`, execute the first step, plan again from what Docker shows, report. The last
@@ -22,12 +22,12 @@ import docker
 import docker.errors
 import requests
 
+from ..device_state import TargetDocumentError, parse_target
+from .client import DeviceApi, DeviceApiError
 from .container_config import Device
-from .device_api import DeviceApi, DeviceApiError
-from .device_report import device_report
-from .device_state import TargetDocumentError, parse_target
 from .docker_state import read_current
 from .docker_steps import Context, StepError, execute_unless_locked
+from .report import device_report
 from .state_reporter import StateReporter
 from .steps import Step, Wait, steps
 

@@ -1,4 +1,4 @@
-"""Server prune: which containers and images of a fleet a host drops after a rollout (issue 5).
+"""Prune: which containers and images of a fleet a host drops after a rollout (issue 5).
 
 A host keeps the running release, the `keep` newest other releases and every retained one (the
 rollback targets the gateway names), whatever their age. The plan is pure; `prune` runs it.
@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from . import server_commands as cmd
+from . import commands as cmd
 from .host_containers import Container, list_containers
-from .server_ssh import Connection
+from .ssh import Connection
 
 
 @dataclass(frozen=True)

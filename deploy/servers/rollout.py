@@ -4,7 +4,7 @@ Per host: lock, log in, pull by digest, ensure the proxy, start the new containe
 service through the proxy, switch the proxy to it, drain and stop the old ones, prune, audit, unlock.
 The first server is the canary; the rest follow in parallel (`RolloutOptions.parallel`). When any host
 fails, every host already switched is switched back to the containers it served before, and the result
-says why. The commands are data (`server_commands`); this module only sequences them.
+says why. The commands are data (`commands`); this module only sequences them.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import server_commands as cmd
+from . import commands as cmd
 from .container_spec import SpecError, environment_of, web_service
+from .host_rollout import Deployed, HostError, Plan, deploy, switch_back
+from .prune import prune
 from .roles import RoleError
-from .server_prune import prune
-from .server_rollout import Deployed, HostError, Plan, deploy, switch_back
-from .server_ssh import Connection, SSHError, connect
+from .ssh import Connection, SSHError, connect
 
 
 @dataclass(frozen=True)
@@ -297,7 +297,7 @@ def rollout(
 
 def status(server: ServerTarget, fleet_slug: str, options: RolloutOptions = RolloutOptions()) -> ServerStatus:
     """The fleet's state on one host: running release, its health, the deploy lock, its containers."""
-    from .server_status import server_status  # there, not here: it imports this module's types
+    from .status import server_status  # there, not here: it imports this module's types
 
     return server_status(server, fleet_slug, options)
 
@@ -306,6 +306,6 @@ def unlock(
     server: ServerTarget, fleet_slug: str, options: RolloutOptions = RolloutOptions()
 ) -> LockInfo | None:
     """Remove the fleet's deploy lock on the host; the lock that was held, None when there was none."""
-    from .server_status import remove_lock
+    from .status import remove_lock
 
     return remove_lock(server, fleet_slug, options)

@@ -16,7 +16,7 @@ import logging
 
 from fleetgate.db import Database
 
-from . import changes
+from .. import changes
 
 log = logging.getLogger("fleetgate.deploy.wakeups")
 POLL_SECONDS = 0.5

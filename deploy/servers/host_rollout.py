@@ -1,4 +1,4 @@
-"""Server rollout: the steps on one host, top to bottom (issue 5; `rollout` sequences the hosts).
+"""Host rollout: the steps on one host, top to bottom (issue 5; `rollout` sequences the hosts).
 
 The host keeps serving what it served until the new web container passed its health check through the
 proxy; every failure before the switch removes what this rollout created and leaves the old containers
@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, NoReturn
 
+from . import commands as cmd
 from . import container_spec, proxy
-from . import server_commands as cmd
 from .container_spec import WebService
 from .host_containers import (
     ContainerState,
@@ -26,7 +26,7 @@ from .host_containers import (
     show_logs,
 )
 from .proxy import Listen, Route, Slot
-from .server_ssh import Connection, SSHError
+from .ssh import Connection, SSHError
 
 Say = Callable[[str], None]
 
@@ -200,6 +200,7 @@ def switch(conn: Connection, route: Route, name: str, release: str, plan: Plan, 
 
 
 UP = ("none", "healthy")  # health states of a running container that count as up
+DEATH_WAIT = 5.0  # seconds to catch a restarted container between runs, to read its exit code
 
 
 def _wait_running(conn: Connection, names: list[str], plan: Plan, say: Say) -> None:
@@ -229,10 +230,21 @@ def _wait_running(conn: Connection, names: list[str], plan: Plan, say: Say) -> N
 
 
 def _failed(conn: Connection, name: str, state: ContainerState, plan: Plan, say: Say) -> NoReturn:
+    reason = death_reason(state, lambda: container_state(conn, name)) if state.died else "is unhealthy"
     show_logs(conn, name, plan.options.log_lines, say)
-    if state.died:
-        raise HostError(f"container {name} exited with status {state.exit_code}")
-    raise HostError(f"container {name} is unhealthy")
+    raise HostError(f"container {name} {reason}")
+
+
+def death_reason(state: ContainerState, again: Callable[[], ContainerState], wait: float = DEATH_WAIT) -> str:
+    """How a container that died did. Docker resets its exit code when the restart policy starts it
+    again, so one caught running after a restart reads 0: the code shows while it waits between runs."""
+    deadline = time.monotonic() + wait
+    while state.status == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        state = again()
+    if state.status == "running":
+        return f"exited and was restarted {state.restarts} times"
+    return f"exited with status {state.exit_code}"
 
 
 def _start(

@@ -8,8 +8,9 @@ from sqlalchemy.orm import Session
 
 from fleetgate import fleets
 
-from . import devices, target_state, variables
-from .devices import Device, UnknownKey
+from .. import devices, variables
+from ..devices import Device, UnknownKey
+from . import target_state
 from .target_state import DeviceFacts, FleetFacts, RegistryCredentials, ReleaseFacts
 
 

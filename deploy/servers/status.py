@@ -1,14 +1,14 @@
-"""Server status: what `fleetgate server status` and `server unlock` ask a host (issue 5)."""
+"""Status: what `fleetgate server status` and `server unlock` ask a host (issue 5)."""
 
 from __future__ import annotations
 
 import json
 
-from . import server_commands as cmd
+from . import commands as cmd
 from .host_containers import HostError, list_containers
+from .host_rollout import host_routes, stats
 from .rollout import LockInfo, RolloutError, RolloutOptions, ServerStatus, ServerTarget, connect_to
-from .server_rollout import host_routes, stats
-from .server_ssh import SSHError
+from .ssh import SSHError
 
 
 def server_status(server: ServerTarget, fleet_slug: str, options: RolloutOptions) -> ServerStatus:

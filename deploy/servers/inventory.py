@@ -1,8 +1,8 @@
-"""Servers: the hosts a fleet's releases are rolled out to over SSH (issue 5, DESIGN.md §2.5).
+"""Inventory: the servers a fleet's releases are rolled out to over SSH (issue 5, DESIGN.md §2.5).
 
 Server access is the operator's configuration (`fleetgate server add`), never the pushed repository's.
-A server's role picks which compose services it runs (see `fleetgate.deploy.roles`); a server without
-a role runs them all. The fleet's proxy settings (host name, TLS files) apply to all of its servers.
+A server's role picks which compose services it runs (see `fleetgate.deploy.servers.roles`); a server
+without a role runs them all. The fleet's proxy settings (host name, TLS files) apply to all of its servers.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .device_state import Container, CurrentState, ServiceTarget, TargetState
+from ..device_state import Container, CurrentState, ServiceTarget, TargetState
 
 LOCKED = "update locked"
 HANDING_OVER = "handing over"

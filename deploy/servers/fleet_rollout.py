@@ -25,9 +25,10 @@ from fleetgate.db import Database
 from fleetgate.fleets import Fleet
 from fleetgate.releases import Release
 
+from .. import targets, variables
+from ..registry_token_route import rollout_registry
+from . import inventory as servers
 from . import rollout as engine
-from . import servers, targets, variables
-from .registry_token_route import rollout_registry
 from .roles import services_for
 from .rollout import RolloutOptions, RolloutRelease, RolloutResult, ServerStatus, ServerTarget
 

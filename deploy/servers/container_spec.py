@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .commands import LABEL, Command, env_file_path, fleet_key
 from .roles import labels_of
-from .server_commands import LABEL, Command, env_file_path, fleet_key
 
 PORT_LABEL = "io.fleetgate.proxy.port"
 HEALTH_PATH_LABEL = "io.fleetgate.proxy.healthcheck.path"

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .device_state import ServiceTarget, TargetState, labels_of, network_name
+from ..device_state import ServiceTarget, TargetState, labels_of, network_name
 
 LOCK_MOUNTS = ("/tmp/balena", "/tmp/resin")
 ENGINE_SOCKET = "/var/run/balena-engine.sock"  # where balena puts the engine's socket in a container

@@ -1,4 +1,4 @@
-"""Docker steps: one planned step (deploy/steps.py) executed against the device's Docker daemon.
+"""Docker steps: one planned step (deploy/agent/steps.py) executed against the device's Docker daemon.
 
 Each function does one step and returns; the agent plans again from what Docker then shows, so a
 step that fails half-way is simply planned again. Pulls retry with backoff, since a device's network
@@ -18,9 +18,9 @@ from typing import Any
 
 import docker.errors
 
+from ..device_state import TargetState
 from . import update_locks
 from .container_config import ComposeServiceError, Device, container_config
-from .device_state import TargetState
 from .docker_state import HANDOVER_FILES
 from .steps import (
     ClearHandover,

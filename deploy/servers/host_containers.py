@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import server_commands as cmd
-from .server_ssh import Connection
+from . import commands as cmd
+from .ssh import Connection
 
 
 class HostError(RuntimeError):

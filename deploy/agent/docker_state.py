@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .device_state import Container, CurrentState, Image
+from ..device_state import Container, CurrentState, Image
 from .update_locks import held_by_app
 
 MANAGED = "io.fleetgate.managed=1"

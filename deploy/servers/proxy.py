@@ -18,7 +18,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 
-from .server_commands import LOCKS, STATE_DIR, Command, fleet_key, sh
+from .commands import LOCKS, STATE_DIR, Command, fleet_key, sh
 
 NAME = "fleetgate-proxy"
 DIR = f"{STATE_DIR}/proxy"  # on the host; mounted read-only at /etc/fleetgate-proxy

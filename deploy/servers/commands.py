@@ -1,7 +1,7 @@
-"""Server commands: the shell commands a rollout runs on a host, as data (kamal style, issue 5).
+"""Commands: the shell commands a rollout runs on a host, as data (kamal style, issue 5).
 
 Every function here is pure: it returns `Command`s (argv lists, quoted with shlex when sent) and the
-executor (`server_ssh`) runs them. Paths are relative to the login directory of the SSH user, where an
+executor (`ssh`) runs them. Paths are relative to the login directory of the SSH user, where an
 exec channel starts, so nothing here depends on `~` expansion.
 """
 

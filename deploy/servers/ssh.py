@@ -1,4 +1,4 @@
-"""Server SSH: one paramiko connection to a server, running `Command`s (issue 5).
+"""SSH: one paramiko connection to a server, running `Command`s (issue 5).
 
 Host keys are checked against the operator's known-hosts file only (never the system's, never added on
 first use): an unknown or changed key refuses the connection with a line naming `fleetgate server trust`.
@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .server_commands import Command
+from .commands import Command
 
 
 class SSHError(RuntimeError):

@@ -1,0 +1,1 @@
+"""fleetgate.deploy.api: the device HTTP API the gateway serves (registration, target state, wake-ups)."""
