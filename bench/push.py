@@ -867,6 +867,7 @@ def serve_plain() -> None:
     from fleetgate.hooks.default import accept_deploy_branches
 
     from fleetgate import serve, settings
+    from fleetgate.cli import cli
     from fleetgate.cli.ssh import command_runner
     from fleetgate.db import Database
 
@@ -874,7 +875,9 @@ def serve_plain() -> None:
     config.home.mkdir(parents=True, exist_ok=True)
     database = Database(config.database_url)
     database.migrate()
-    serve.run(config, database, pipeline=accept_deploy_branches, commands=command_runner(config, database))
+    serve.run(
+        config, database, pipeline=accept_deploy_branches, commands=command_runner(cli, config, database)
+    )
 
 
 def ingest_only(hist: History, profile: str | None) -> None:

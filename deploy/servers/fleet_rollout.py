@@ -31,6 +31,7 @@ from . import inventory as servers
 from . import rollout as engine
 from .roles import services_for
 from .rollout import RolloutOptions, RolloutRelease, RolloutResult, ServerStatus, ServerTarget
+from .status import remove_lock, server_status
 
 if TYPE_CHECKING:
     from fleetgate.settings import Settings
@@ -195,7 +196,7 @@ def statuses(database: Database, fleet: Fleet, config: RolloutConfig) -> list[Se
     if not hosts:
         return []
     with ThreadPoolExecutor(max_workers=min(len(hosts), config.options.parallel + 1)) as pool:
-        return list(pool.map(lambda h: engine.status(h, fleet.slug, config.options), hosts))
+        return list(pool.map(lambda h: server_status(h, fleet.slug, config.options), hosts))
 
 
 def unlock(
@@ -204,7 +205,7 @@ def unlock(
     """Remove the fleet's deploy lock on one of its servers; the lock that was held, if any."""
     with database.session(readonly=True) as session:
         server = servers.find_server(session, fleet, endpoint)
-    return server, engine.unlock(target(server, config.known_hosts), fleet.slug, config.options)
+    return server, remove_lock(target(server, config.known_hosts), fleet.slug, config.options)
 
 
 def release_names(session: Session, fleet_id: int) -> dict[str, str]:

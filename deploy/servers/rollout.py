@@ -293,19 +293,3 @@ def rollout(
         return RolloutResult(True, None, results)
     first = failed[0].result
     return RolloutResult(False, f"rollout failed on {first.endpoint}: {first.message}", results)
-
-
-def status(server: ServerTarget, fleet_slug: str, options: RolloutOptions = RolloutOptions()) -> ServerStatus:
-    """The fleet's state on one host: running release, its health, the deploy lock, its containers."""
-    from .status import server_status  # there, not here: it imports this module's types
-
-    return server_status(server, fleet_slug, options)
-
-
-def unlock(
-    server: ServerTarget, fleet_slug: str, options: RolloutOptions = RolloutOptions()
-) -> LockInfo | None:
-    """Remove the fleet's deploy lock on the host; the lock that was held, None when there was none."""
-    from .status import remove_lock
-
-    return remove_lock(server, fleet_slug, options)

@@ -135,7 +135,7 @@ def serve(ctx: click.Context) -> None:
 
     app = _app(ctx)
     # Users' SSH commands are these very commands, run as the user of the key (cli/ssh.py).
-    gateway.run(app.settings, app.database, commands=command_runner(app.settings, app.database))
+    gateway.run(app.settings, app.database, commands=command_runner(cli, app.settings, app.database))
 
 
 cli.add_command(user)

@@ -18,12 +18,11 @@ from fleetgate.operations.actor import Actor
 from fleetgate.settings import Settings
 
 from .context import App
-from .root import cli
 
 HELP_FLAGS = ("-h", "--help")
 
 
-def _help(argv: list[str], label: str, stdout: TextIO) -> int:
+def _help(cli: click.Group, argv: list[str], label: str, stdout: TextIO) -> int:
     """The help of the command `argv` names, written to the channel (click would print to our stdout)."""
     command: click.Command = cli
     for word in argv:
@@ -41,8 +40,8 @@ def _one_line(error: click.ClickException, label: str) -> str:
     return f"fleetgate: error: {error.format_message()}"
 
 
-def command_runner(settings: Settings, database: Database):
-    """The runner gitd calls for each user command (gitd.server.CommandRunner)."""
+def command_runner(cli: click.Group, settings: Settings, database: Database):
+    """The runner gitd calls for each user command (gitd.server.CommandRunner): `cli`'s commands."""
 
     def run(
         user: str,
@@ -54,7 +53,7 @@ def command_runner(settings: Settings, database: Database):
     ) -> int:
         stdin, stdout, stderr = streams
         if set(argv) & set(HELP_FLAGS):
-            return _help(argv, label, stdout)
+            return _help(cli, argv, label, stdout)
         app = App(settings, Actor(user, f"key {fingerprint}"), database, stdin, stdout, stderr, stopped)
         try:
             status = cli.main(argv, prog_name="fleetgate", obj=app, standalone_mode=False)

@@ -219,13 +219,14 @@ def test_serve_hands_settings_and_a_migrated_database_to_the_gateway(home: Path,
 
     seen = []
     fake = types.ModuleType("fleetgate.serve")
-    fake.run = lambda settings, database: seen.append((settings, database))
+    fake.run = lambda settings, database, commands: seen.append((settings, database, commands))
     monkeypatch.setitem(sys.modules, "fleetgate.serve", fake)
     monkeypatch.setattr(fleetgate, "serve", fake, raising=False)
     env = {"FLEETGATE_HOME": str(home), "FLEETGATE_DATABASE_URL": None}
     result = CliRunner(env=env).invoke(cli, ["serve"])
     assert result.exit_code == 0, result.output
-    ((settings, database),) = seen
+    ((settings, database, commands),) = seen
+    assert callable(commands)  # the users' SSH commands: these very commands, as the key's user
     newest = max(
         p.name[:4] for p in (Path(fleetgate.__file__).parent / "migrations" / "versions").glob("0*.py")
     )

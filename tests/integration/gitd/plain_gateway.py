@@ -3,6 +3,7 @@
 from fleetgate.hooks.default import accept_deploy_branches
 
 from fleetgate import serve, settings
+from fleetgate.cli import cli
 from fleetgate.cli.ssh import command_runner
 from fleetgate.db import Database
 
@@ -11,4 +12,6 @@ if __name__ == "__main__":
     config.home.mkdir(parents=True, exist_ok=True)
     database = Database(config.database_url)
     database.migrate()
-    serve.run(config, database, pipeline=accept_deploy_branches, commands=command_runner(config, database))
+    serve.run(
+        config, database, pipeline=accept_deploy_branches, commands=command_runner(cli, config, database)
+    )

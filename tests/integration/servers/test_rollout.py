@@ -10,7 +10,9 @@ import time
 from dataclasses import replace
 
 from fleetgate.deploy.servers.commands import fleet_key
-from fleetgate.deploy.servers.rollout import rollout, status, unlock
+from fleetgate.deploy.servers.rollout import rollout
+from fleetgate.deploy.servers.status import remove_lock as unlock
+from fleetgate.deploy.servers.status import server_status as status
 
 from .conftest import HTTP_PORT, OPTIONS, get, host_name, release, targets
 from .load import Load
