@@ -99,7 +99,8 @@ def list_tokens(session: Session, user: str) -> list[Token]:
 def revoke_token(session: Session, user: str, token_id: int) -> Token:
     """Revoke one of the user's tokens; it is refused from the next request on."""
     owner = users.row(session, user)
-    row = session.get(models.AccessToken, token_id)
+    # An id no database column can hold is simply not a token (schemathesis sent 10^24: a fault, before).
+    row = session.get(models.AccessToken, token_id) if 0 < token_id < 2**63 else None
     if row is None or row.user_id != owner.id:
         raise TokenError(f"{user} has no token {token_id}; see: token list")
     if row.revoked is None:

@@ -313,6 +313,9 @@ def test_tokens_are_created_listed_revoked_and_refused(world: World) -> None:
     assert refusal(op_tokens.list_tokens, ctx, BOB, "alice") == "you may only manage your own keys"
     with pytest.raises(tokens.TokenError, match=f"bob has no token {made.id}; see: token list"):
         op_tokens.revoke_token(ctx, BOB, made.id)
+    for impossible in (0, -1, 10**24):  # no database column holds 10**24: refused, not a fault
+        with pytest.raises(tokens.TokenError, match=f"alice has no token {impossible}; see: token list"):
+            op_tokens.revoke_token(ctx, ALICE, impossible)
 
     with database.session() as session:
         assert tokens.authenticate(session, secret) == tokens.Bearer("alice", made.id, False, None)
