@@ -866,13 +866,13 @@ def serve_plain() -> None:
     """The gateway as `fleetgate serve` runs it, but accepting master/main without building."""
     from fleetgate.hooks.default import accept_deploy_branches
 
-    from fleetgate import serve, settings
+    from fleetgate import home, serve, settings
     from fleetgate.cli import cli
     from fleetgate.cli.ssh import command_runner
     from fleetgate.db import Database
 
     config = settings.load()
-    config.home.mkdir(parents=True, exist_ok=True)
+    home.create(config.home)  # as `fleetgate serve` makes it
     database = Database(config.database_url)
     database.migrate()
     serve.run(

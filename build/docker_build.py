@@ -1,4 +1,4 @@
-"""Docker build adapter: one service built by Debian's docker CLI with BuildKit, output streamed."""
+"""Docker build adapter: one service built by the docker CLI (Debian's by default) with BuildKit, streamed."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from pathlib import Path
 from .build_output import VERTEX, failure_message, scan_output
 from .secret_mounts import inject_secret_mounts
 
-# Debian's 20.10 client by path: the newer client on PATH refuses DOCKER_BUILDKIT=1 without buildx, and the
-# SDK drives only the legacy builder (no secrets, no RUN --mount, no real --platform).
+# Debian's 20.10 client by default (FLEETGATE_DOCKER_CLI sets another): the newer client refuses
+# DOCKER_BUILDKIT=1 without buildx, and the SDK drives only the legacy builder (no secrets, no RUN --mount).
 DOCKER_CLI = "/usr/bin/docker"
+NO_CLIENT_HINT = "install Debian's docker.io, or set FLEETGATE_DOCKER_CLI to the client's path"
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 LOG_CAP = 4 * 1024 * 1024
 LINE_CAP = 64 * 1024
@@ -60,6 +61,7 @@ class BuildRequest:
     idle_timeout: float = 600.0
     docker_host: str | None = None
     docker_config: Path | None = None  # a docker CLI config dir (registry auth for cache_from)
+    docker_cli: str = DOCKER_CLI  # an absolute path; "" when the gateway found none
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ class BuildResult:
 
 def build_command(request: BuildRequest, dockerfile: Path, iidfile: Path) -> list[str]:
     """The docker CLI argument list for a request (the Dockerfile already rewritten)."""
-    cmd = [DOCKER_CLI, "build", "--progress=plain", "-f", str(dockerfile), "-t", request.tag]
+    cmd = [request.docker_cli, "build", "--progress=plain", "-f", str(dockerfile), "-t", request.tag]
     cmd += ["--iidfile", str(iidfile), "--build-arg", "BUILDKIT_INLINE_CACHE=1"]
     for key, value in request.build_args.items():
         cmd += ["--build-arg", f"{key}={value}"]
@@ -150,6 +152,8 @@ def run_build(
     with tempfile.TemporaryDirectory(prefix="fleetgate-build-") as scratch_dir:
         scratch = Path(scratch_dir)
         iidfile = scratch / "iid"
+        if not request.docker_cli:
+            raise BuilderUnavailable(f"no Docker client found: {NO_CLIENT_HINT}")
         cmd = build_command(request, _prepare_dockerfile(request, scratch), iidfile)
         try:
             proc = subprocess.Popen(
@@ -162,7 +166,7 @@ def run_build(
             )
         except OSError as exc:
             raise BuilderUnavailable(
-                f"cannot run {DOCKER_CLI} ({exc}); is Debian's docker.io installed?"
+                f"cannot run the Docker client {request.docker_cli} ({exc.strerror or exc}); {NO_CLIENT_HINT}"
             ) from exc
         log, returncode = _follow(proc, request, on_line, cancelled, started)
         image_id = iidfile.read_text().strip() if iidfile.exists() else ""

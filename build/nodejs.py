@@ -126,14 +126,19 @@ def node_ranges(spec: str) -> tuple[Interval, ...]:
 
 
 def node_major(spec: str | None, settings: NodeSettings) -> int:
-    """The highest known major that `engines.node` allows, else the configured default."""
+    """The highest known major that `engines.node` allows (the default without one); a range that allows
+    none is refused: building on another major would break the project's stated requirement."""
     if spec is None:
         return settings.default_major
     intervals = node_ranges(spec)
     for major in sorted(settings.majors, reverse=True):
         if any(low < (major + 1, 0, 0) and high > (major, 0, 0) and low < high for low, high in intervals):
             return major
-    return settings.default_major
+    known = ", ".join(str(major) for major in sorted(settings.majors))
+    raise PackageJsonError(
+        f"package.json: engines.node {spec!r} allows none of the Node.js majors this gateway builds with "
+        f"({known}); allow one of them"
+    )
 
 
 def node_image(settings: NodeSettings, device: DeviceType, major: int) -> str:

@@ -19,7 +19,7 @@ from fleetgate.device_types import DeviceType
 
 from .balena_yml import build_config
 from .compose import composition_yaml
-from .docker_build import BuildCancelled, BuildFailed, BuildRequest, BuildResult, run_build
+from .docker_build import DOCKER_CLI, BuildCancelled, BuildFailed, BuildRequest, BuildResult, run_build
 from .export import ExportLimits, export_tree
 from .nodejs import NodeSettings
 from .plan import Builder, BuildOptions, Placement, ReleaseInput, ServicePlan, plan_services
@@ -38,6 +38,7 @@ class BuildSettings:
     timeout: float = 3600.0
     idle_timeout: float = 600.0
     export: ExportLimits = ExportLimits()
+    docker_cli: str = DOCKER_CLI  # FLEETGATE_DOCKER_CLI, as an absolute path
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,7 @@ def _request(
         timeout=settings.timeout,
         idle_timeout=settings.idle_timeout,
         docker_host=placement.builder.docker_host,
+        docker_cli=settings.docker_cli,
     )
 
 

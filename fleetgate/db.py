@@ -13,14 +13,20 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.orm import Session
 
+from .settings import SettingsError
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 # pg_advisory_xact_lock key: two nodes starting at once must not both run the same migration.
 _MIGRATE_LOCK = 0x666C6774  # "flgt"
 _READONLY = "fleetgate_readonly"
 
 
+class DriverMissing(SettingsError):
+    """FLEETGATE_DATABASE_URL names a database whose Python driver is not installed."""
+
+
 def _normalise(url: str) -> URL:
-    """Parse the URL; a bare `postgresql://` means psycopg 3, the driver fleetgate ships with."""
+    """Parse the URL; a bare `postgresql://` means psycopg 3, the driver of `fleetgate[postgresql]`."""
     parsed = make_url(url)
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -61,7 +67,15 @@ class Database:
 
     def _engine(self) -> Engine:
         if self.url.get_backend_name() != "sqlite":
-            return create_engine(self.url, pool_pre_ping=True)
+            try:
+                return create_engine(self.url, pool_pre_ping=True)
+            except ImportError as error:  # the driver is an extra: SQLite needs none
+                if self.url.get_backend_name() != "postgresql":
+                    raise
+                raise DriverMissing(
+                    f"FLEETGATE_DATABASE_URL is a PostgreSQL URL but its driver ({error.name or 'psycopg'}) "
+                    "is not installed: pip install 'fleetgate[postgresql]'"
+                ) from None
         engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)

@@ -30,6 +30,7 @@ def _pipeline(settings: Settings, database: Database):
         scratch=settings.home / "builds",
         timeout=settings.build_timeout,
         idle_timeout=settings.build_idle_timeout,
+        docker_cli=settings.docker_cli,
     )
     from fleetgate.deploy.servers.fleet_rollout import RolloutConfig
 
@@ -58,6 +59,7 @@ def build_gateway(settings: Settings, database: Database, pipeline=None, command
         repositories=settings.repositories,
         limits=settings.limits,
         node_id=settings.node_id,
+        public_url=settings.public_ssh_url,
     )
     return Gateway(config, Access(database), pipeline or _pipeline(settings, database), commands)
 
@@ -95,18 +97,18 @@ def http_api(settings: Settings, database: Database):
 
 def getting_started(settings: Settings, port: int, http_url: str | None = None) -> str:
     """What to do next, printed when the gateway starts: a user, a key, a fleet, a remote, a push."""
-    host = settings.ssh_host
+    host, remote = settings.ssh_host, settings.ssh_url(port)
     api = [f"HTTP API on {http_url} (described at {http_url}/openapi.json)"] if http_url else []
     return "\n".join(
         [
             f"fleetgate is listening for git pushes on ssh://{host}:{port} (data in {settings.home})",
             *api,
-            "In another terminal, with FLEETGATE_HOME set the same way:",
+            "In another terminal, as the same user (and FLEETGATE_HOME, if you set it):",
             "  fleetgate user add alice",
             "  fleetgate key add alice ~/.ssh/id_ed25519.pub",
             "  fleetgate fleet create alice/demo --device-type raspberrypi3",
             "Then, in your project:",
-            f"  git remote add balena ssh://git@{host}:{port}/alice/demo.git",
+            f"  git remote add balena {remote}/alice/demo.git",
             "  git push balena master",
         ]
     )

@@ -1,18 +1,27 @@
-"""Settings: the one place that reads the environment (DESIGN.md §6.9)."""
+"""Settings: the one place that reads the environment (DESIGN.md §6.9), and the settings file under it.
+
+Every setting is a row of KNOWN: its environment variable, its default and whether it is a secret. A new
+setting gets a row there (its key in `fleetgate.toml` and its line in `fleetgate config show` follow), and
+is read in `load` with `values[NAME]`, which is the environment's value, else the file's, else the default.
+"""
 
 from __future__ import annotations
 
 import os
 import platform
+import shutil
 import socket
+import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from .limits import Limits
+from .setting_sources import HOME, Known, Values, default_home, layers
+from .setting_sources import SettingsError as SettingsError  # where every caller has always found it
 
-
-class SettingsError(ValueError):
-    """The operator's configuration is invalid."""
+# Debian's 20.10 client when it is there: the newer client on PATH refuses DOCKER_BUILDKIT=1 without buildx.
+DEBIAN_DOCKER = "/usr/bin/docker"
 
 
 @dataclass(frozen=True)
@@ -22,31 +31,6 @@ class BuilderSetting:
     name: str
     url: str | None
     arches: tuple[str, ...]
-
-
-def _host_arch() -> str:
-    machine = platform.machine()
-    return {"x86_64": "amd64", "aarch64": "aarch64", "armv7l": "armv7hf", "i686": "i386"}.get(
-        machine, machine
-    )
-
-
-def _builders(env: dict[str, str]) -> tuple[BuilderSetting, ...]:
-    """`FLEETGATE_BUILDERS="name=URL;arch,arch name2=URL;arch"`; by default one builder, DOCKER_HOST."""
-    raw = env.get("FLEETGATE_BUILDERS", "").split()
-    if not raw:
-        return (BuilderSetting("default", env.get("DOCKER_HOST") or None, (_host_arch(),)),)
-    builders = []
-    for item in raw:
-        name, eq, rest = item.partition("=")
-        url, semi, arches = rest.rpartition(";")
-        if not eq or not semi or not name or not url or not arches:
-            raise SettingsError(
-                f"FLEETGATE_BUILDERS item {item!r} is not NAME=URL;ARCH[,ARCH]; "
-                "e.g. default=unix:///var/run/docker.sock;amd64"
-            )
-        builders.append(BuilderSetting(name, url, tuple(arches.split(","))))
-    return tuple(builders)
 
 
 @dataclass(frozen=True)
@@ -63,6 +47,21 @@ class RolloutSetting:
     readiness_delay: float = 7.0  # a service without a health check must keep running this long
     parallel: int = 4  # servers rolled out at once after the canary
     keep: int = 5  # releases kept on each server beyond the running one
+
+
+def _reachable(host: str) -> str:
+    """A listen host as a URL's host: a wildcard is no address to connect to, the machine's name is."""
+    if host in ("", "0.0.0.0", "::"):
+        host = socket.getfqdn()
+    return f"[{host}]" if ":" in host else host
+
+
+def _ssh_url(host: str, port: int) -> str:
+    return f"ssh://git@{_reachable(host)}:{port}"
+
+
+def _http_url(tls: bool, host: str, port: int) -> str:
+    return f"{'https' if tls else 'http'}://{_reachable(host)}:{port}"
 
 
 @dataclass(frozen=True)
@@ -94,6 +93,10 @@ class Settings:
     registry_token_service: str = "fleetgate"
     registry_token_issuer: str = "fleetgate"
     rollout: RolloutSetting = RolloutSetting()
+    # Where users reach the gateway (a NAT, a DNS name, a proxy); None: the listen addresses.
+    public_ssh_url: str | None = None
+    public_http_url: str | None = None
+    docker_cli: str = DEBIAN_DOCKER  # an absolute path when found; "" when no client was found
 
     @property
     def repositories(self) -> Path:
@@ -120,6 +123,122 @@ class Settings:
         """The server host keys the operator accepted (`fleetgate server trust`), OpenSSH's format."""
         return self.home / "known_hosts"
 
+    def ssh_url(self, port: int | None = None) -> str:
+        """`ssh://git@HOST:PORT`, users' remotes' base: FLEETGATE_PUBLIC_SSH_URL, else the listen address."""
+        return self.public_ssh_url or _ssh_url(self.ssh_host, self.ssh_port if port is None else port)
+
+    def http_url(self, port: int | None = None) -> str:
+        """The HTTP API's URL for users and links: FLEETGATE_PUBLIC_HTTP_URL, else the listen address."""
+        tls, port = self.http_cert is not None, self.http_port if port is None else port
+        return self.public_http_url or _http_url(tls, self.http_host, port)
+
+
+# ---- the table of settings ------------------------------------------------------------------------------
+
+
+def _listen_ssh_url(v: Values) -> str:
+    return _ssh_url(*_host_port(v["FLEETGATE_SSH_LISTEN"], "FLEETGATE_SSH_LISTEN"))
+
+
+def _listen_http_url(v: Values) -> str:
+    return _http_url(
+        bool(v["FLEETGATE_HTTP_CERT"]), *_host_port(v["FLEETGATE_HTTP_LISTEN"], "FLEETGATE_HTTP_LISTEN")
+    )
+
+
+def _default_docker_cli(values: Values) -> str:
+    if os.access(DEBIAN_DOCKER, os.X_OK):
+        return DEBIAN_DOCKER
+    return shutil.which("docker", path=values.environment.get("PATH", os.defpath)) or ""
+
+
+_LIMITS, _ROLLOUT = Limits(), RolloutSetting()
+
+KNOWN: tuple[Known, ...] = (
+    Known(HOME, lambda v: str(v.home)),
+    Known("FLEETGATE_DATABASE_URL", lambda v: f"sqlite:///{v.home / 'fleetgate.db'}", secret=True),
+    Known("FLEETGATE_SSH_LISTEN", "127.0.0.1:2222"),
+    Known("FLEETGATE_HTTP_LISTEN", "127.0.0.1:8080"),
+    Known("FLEETGATE_PUBLIC_SSH_URL", _listen_ssh_url),
+    Known("FLEETGATE_PUBLIC_HTTP_URL", _listen_http_url),
+    Known("FLEETGATE_HTTP_CERT"),
+    Known("FLEETGATE_HTTP_KEY"),
+    Known("FLEETGATE_METRICS_TOKEN", secret=True),
+    Known("FLEETGATE_REGISTRY"),
+    Known("FLEETGATE_REGISTRY_USER"),
+    Known("FLEETGATE_REGISTRY_PASSWORD", secret=True),
+    Known("FLEETGATE_REGISTRY_AUTH", "basic"),
+    Known("FLEETGATE_REGISTRY_TOKEN_SERVICE", lambda v: v["FLEETGATE_REGISTRY"] or "fleetgate"),
+    Known("FLEETGATE_REGISTRY_TOKEN_ISSUER", "fleetgate"),
+    Known("DOCKER_HOST"),
+    Known("FLEETGATE_DOCKER_CLI", _default_docker_cli),
+    Known("FLEETGATE_BUILDERS"),
+    Known("FLEETGATE_NODE_IMAGE", "balenalib/{machine}-node:{version}"),
+    Known("FLEETGATE_NODE_ID", lambda v: socket.gethostname()),
+    Known("FLEETGATE_BUILD_TIMEOUT", "3600"),
+    Known("FLEETGATE_BUILD_IDLE_TIMEOUT", "600"),
+    Known("FLEETGATE_DEVICE_WAIT", "600"),
+    Known("FLEETGATE_MAX_PACK_BYTES", str(_LIMITS.pack_bytes)),
+    Known("FLEETGATE_MAX_OBJECT_BYTES", str(_LIMITS.object_bytes)),
+    Known("FLEETGATE_MAX_OBJECTS", str(_LIMITS.object_count)),
+    Known("FLEETGATE_MAX_TREE_DEPTH", str(_LIMITS.tree_depth)),
+    Known("FLEETGATE_MAX_PATH_BYTES", str(_LIMITS.path_bytes)),
+    Known("FLEETGATE_LOCK_WAIT", str(int(_LIMITS.lock_wait_seconds))),
+    Known("FLEETGATE_LOGIN_TIMEOUT", str(int(_LIMITS.login_timeout))),
+    Known("FLEETGATE_MAX_AUTH_TRIES", str(_LIMITS.auth_attempts)),
+    Known("FLEETGATE_MAX_SESSIONS", str(_LIMITS.sessions_per_connection)),
+    Known("FLEETGATE_MAX_STARTUPS", str(_LIMITS.unauthenticated_connections)),
+    Known("FLEETGATE_KEEPALIVE", str(int(_LIMITS.keepalive_interval))),
+    Known("FLEETGATE_WORKERS", str(_LIMITS.workers)),
+    Known("FLEETGATE_UNPACK_WORKERS", str(_LIMITS.unpack_workers)),
+    Known("FLEETGATE_PROXY_IMAGE", _ROLLOUT.proxy_image),
+    Known("FLEETGATE_PROXY_HTTP_PORT", str(_ROLLOUT.http_port)),
+    Known("FLEETGATE_PROXY_HTTPS_PORT", str(_ROLLOUT.https_port)),
+    Known("FLEETGATE_PROXY_BIND", _ROLLOUT.proxy_bind),
+    Known("FLEETGATE_UPSTREAM_BIND", _ROLLOUT.upstream_bind),
+    Known("FLEETGATE_HEALTH_TIMEOUT", str(int(_ROLLOUT.health_timeout))),
+    Known("FLEETGATE_DRAIN_TIMEOUT", str(int(_ROLLOUT.drain_timeout))),
+    Known("FLEETGATE_READINESS_DELAY", str(int(_ROLLOUT.readiness_delay))),
+    Known("FLEETGATE_ROLLOUT_PARALLEL", str(_ROLLOUT.parallel)),
+    Known("FLEETGATE_RELEASES_KEPT", str(_ROLLOUT.keep)),
+)
+_BY_NAME = {known.name: known for known in KNOWN}
+
+
+def values(env: Mapping[str, str] | None = None) -> Values:
+    """Every setting's value from the environment (or `env`) and the settings file in the home it names."""
+    env = dict(os.environ if env is None else env)
+    home = Path(env.get(HOME) or default_home(env)).absolute()
+    return Values(env, home, layers(env, home, _BY_NAME), _BY_NAME)
+
+
+# ---- parsing ---------------------------------------------------------------------------------------------
+
+
+def _host_arch() -> str:
+    machine = platform.machine()
+    return {"x86_64": "amd64", "aarch64": "aarch64", "armv7l": "armv7hf", "i686": "i386"}.get(
+        machine, machine
+    )
+
+
+def _builders(v: Values) -> tuple[BuilderSetting, ...]:
+    """`FLEETGATE_BUILDERS="name=URL;arch,arch name2=URL;arch"`; by default one builder, DOCKER_HOST."""
+    raw = v["FLEETGATE_BUILDERS"].split()
+    if not raw:
+        return (BuilderSetting("default", v["DOCKER_HOST"] or None, (_host_arch(),)),)
+    builders = []
+    for item in raw:
+        name, eq, rest = item.partition("=")
+        url, semi, arches = rest.rpartition(";")
+        if not eq or not semi or not name or not url or not arches:
+            raise SettingsError(
+                f"FLEETGATE_BUILDERS item {item!r} is not NAME=URL;ARCH[,ARCH]; "
+                "e.g. default=unix:///var/run/docker.sock;amd64"
+            )
+        builders.append(BuilderSetting(name, url, tuple(arches.split(","))))
+    return tuple(builders)
+
 
 def _host_port(value: str, name: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
@@ -128,73 +247,103 @@ def _host_port(value: str, name: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-def _int(env: dict[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
+def _int(v: Values, name: str) -> int:
+    raw = v[name]
     try:
         return int(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a whole number") from None
 
 
-def _limits(env: dict[str, str]) -> Limits:
-    d = Limits()
+def _public_url(v: Values, name: str, schemes: tuple[str, ...], example: str) -> str | None:
+    """A URL users reach the gateway at, without a trailing slash; None when unset."""
+    raw = v.sources.get(name)
+    if raw is None:
+        return None
+    url = urllib.parse.urlsplit(raw)
+    try:
+        url.port  # noqa: B018  # raises ValueError on a port that is no port
+        wrong = url.scheme not in schemes or not url.hostname or bool(url.query or url.fragment)
+    except ValueError:
+        wrong = True
+    if wrong or (url.scheme == "ssh" and url.path.strip("/")):
+        form = "ssh://[USER@]HOST[:PORT]" if "ssh" in schemes else "http[s]://HOST[:PORT][/PATH]"
+        raise SettingsError(f"{name}={raw!r} is not {form}; e.g. {example}")
+    return raw.rstrip("/")
+
+
+def _docker_cli(v: Values) -> str:
+    """The Docker client as an absolute path; as configured when not found (the build's error names it)."""
+    configured = v["FLEETGATE_DOCKER_CLI"]
+    if not configured:
+        return ""
+    found = shutil.which(configured, path=v.environment.get("PATH", os.defpath))
+    return str(Path(found).absolute()) if found else configured
+
+
+def _limits(v: Values) -> Limits:
     return Limits(
-        pack_bytes=_int(env, "FLEETGATE_MAX_PACK_BYTES", d.pack_bytes),
-        object_bytes=_int(env, "FLEETGATE_MAX_OBJECT_BYTES", d.object_bytes),
-        object_count=_int(env, "FLEETGATE_MAX_OBJECTS", d.object_count),
-        tree_depth=_int(env, "FLEETGATE_MAX_TREE_DEPTH", d.tree_depth),
-        path_bytes=_int(env, "FLEETGATE_MAX_PATH_BYTES", d.path_bytes),
-        lock_wait_seconds=float(_int(env, "FLEETGATE_LOCK_WAIT", int(d.lock_wait_seconds))),
-        login_timeout=float(_int(env, "FLEETGATE_LOGIN_TIMEOUT", int(d.login_timeout))),
-        auth_attempts=_int(env, "FLEETGATE_MAX_AUTH_TRIES", d.auth_attempts),
-        sessions_per_connection=_int(env, "FLEETGATE_MAX_SESSIONS", d.sessions_per_connection),
-        unauthenticated_connections=_int(env, "FLEETGATE_MAX_STARTUPS", d.unauthenticated_connections),
-        keepalive_interval=float(_int(env, "FLEETGATE_KEEPALIVE", int(d.keepalive_interval))),
-        workers=_int(env, "FLEETGATE_WORKERS", d.workers),
-        unpack_workers=_int(env, "FLEETGATE_UNPACK_WORKERS", d.unpack_workers),
+        pack_bytes=_int(v, "FLEETGATE_MAX_PACK_BYTES"),
+        object_bytes=_int(v, "FLEETGATE_MAX_OBJECT_BYTES"),
+        object_count=_int(v, "FLEETGATE_MAX_OBJECTS"),
+        tree_depth=_int(v, "FLEETGATE_MAX_TREE_DEPTH"),
+        path_bytes=_int(v, "FLEETGATE_MAX_PATH_BYTES"),
+        lock_wait_seconds=float(_int(v, "FLEETGATE_LOCK_WAIT")),
+        login_timeout=float(_int(v, "FLEETGATE_LOGIN_TIMEOUT")),
+        auth_attempts=_int(v, "FLEETGATE_MAX_AUTH_TRIES"),
+        sessions_per_connection=_int(v, "FLEETGATE_MAX_SESSIONS"),
+        unauthenticated_connections=_int(v, "FLEETGATE_MAX_STARTUPS"),
+        keepalive_interval=float(_int(v, "FLEETGATE_KEEPALIVE")),
+        workers=_int(v, "FLEETGATE_WORKERS"),
+        unpack_workers=_int(v, "FLEETGATE_UNPACK_WORKERS"),
     )
 
 
-def load(env: dict[str, str] | None = None) -> Settings:
-    """Read settings from the environment (or the mapping given, for tests)."""
-    env = dict(os.environ if env is None else env)
-    home = Path(env.get("FLEETGATE_HOME") or "./.fleetgate").absolute()
-    ssh_host, ssh_port = _host_port(
-        env.get("FLEETGATE_SSH_LISTEN") or "127.0.0.1:2222", "FLEETGATE_SSH_LISTEN"
-    )
-    http_host, http_port = _host_port(
-        env.get("FLEETGATE_HTTP_LISTEN") or "127.0.0.1:8080", "FLEETGATE_HTTP_LISTEN"
-    )
+def load(env: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from the environment (or the mapping given, for tests) over the settings file."""
+    found = values(env)
+    try:
+        return _settings(found)
+    except SettingsError as error:
+        raise found.sources.blame(error) from None
+
+
+def _settings(v: Values) -> Settings:
+    ssh_host, ssh_port = _host_port(v["FLEETGATE_SSH_LISTEN"], "FLEETGATE_SSH_LISTEN")
+    http_host, http_port = _host_port(v["FLEETGATE_HTTP_LISTEN"], "FLEETGATE_HTTP_LISTEN")
     return Settings(
-        home=home,
-        database_url=env.get("FLEETGATE_DATABASE_URL") or f"sqlite:///{home / 'fleetgate.db'}",
+        home=v.home,
+        database_url=v["FLEETGATE_DATABASE_URL"],
         ssh_host=ssh_host,
         ssh_port=ssh_port,
         http_host=http_host,
         http_port=http_port,
-        registry=env.get("FLEETGATE_REGISTRY", ""),
-        registry_user=env.get("FLEETGATE_REGISTRY_USER") or None,
-        registry_password=env.get("FLEETGATE_REGISTRY_PASSWORD") or None,
-        node_image=env.get("FLEETGATE_NODE_IMAGE") or "balenalib/{machine}-node:{version}",
-        limits=_limits(env),
-        builders=_builders(env),
-        docker_host=env.get("DOCKER_HOST") or None,
-        node_id=env.get("FLEETGATE_NODE_ID") or socket.gethostname(),
-        build_timeout=float(_int(env, "FLEETGATE_BUILD_TIMEOUT", 3600)),
-        build_idle_timeout=float(_int(env, "FLEETGATE_BUILD_IDLE_TIMEOUT", 600)),
-        device_wait=float(_int(env, "FLEETGATE_DEVICE_WAIT", 600)),
-        **_http_tls(env),
-        metrics_token=env.get("FLEETGATE_METRICS_TOKEN") or None,
-        **_registry_token(env),
-        rollout=_rollout(env),
+        registry=v["FLEETGATE_REGISTRY"],
+        registry_user=v["FLEETGATE_REGISTRY_USER"] or None,
+        registry_password=v["FLEETGATE_REGISTRY_PASSWORD"] or None,
+        node_image=v["FLEETGATE_NODE_IMAGE"],
+        limits=_limits(v),
+        builders=_builders(v),
+        docker_host=v["DOCKER_HOST"] or None,
+        node_id=v["FLEETGATE_NODE_ID"],
+        build_timeout=float(_int(v, "FLEETGATE_BUILD_TIMEOUT")),
+        build_idle_timeout=float(_int(v, "FLEETGATE_BUILD_IDLE_TIMEOUT")),
+        device_wait=float(_int(v, "FLEETGATE_DEVICE_WAIT")),
+        **_http_tls(v),
+        metrics_token=v["FLEETGATE_METRICS_TOKEN"] or None,
+        **_registry_token(v),
+        rollout=_rollout(v),
+        public_ssh_url=_public_url(v, "FLEETGATE_PUBLIC_SSH_URL", ("ssh",), "ssh://git@gw.example.org:2222"),
+        public_http_url=_public_url(
+            v, "FLEETGATE_PUBLIC_HTTP_URL", ("http", "https"), "https://gw.example.org"
+        ),
+        docker_cli=_docker_cli(v),
     )
 
 
-def _http_tls(env: dict[str, str]) -> dict[str, Path | None]:
+def _http_tls(v: Values) -> dict[str, Path | None]:
     """`FLEETGATE_HTTP_CERT` and `FLEETGATE_HTTP_KEY` (PEM files): both or neither."""
-    cert, key = env.get("FLEETGATE_HTTP_CERT") or None, env.get("FLEETGATE_HTTP_KEY") or None
+    cert, key = v["FLEETGATE_HTTP_CERT"] or None, v["FLEETGATE_HTTP_KEY"] or None
     if (cert is None) != (key is None):
         raise SettingsError(
             "set both FLEETGATE_HTTP_CERT and FLEETGATE_HTTP_KEY (PEM certificate and its private key), "
@@ -206,20 +355,19 @@ def _http_tls(env: dict[str, str]) -> dict[str, Path | None]:
     }
 
 
-def _rollout(env: dict[str, str]) -> RolloutSetting:
+def _rollout(v: Values) -> RolloutSetting:
     """`FLEETGATE_PROXY_*`, `FLEETGATE_UPSTREAM_BIND`, `FLEETGATE_HEALTH_TIMEOUT`, … for server rollouts."""
-    d = RolloutSetting()
     setting = RolloutSetting(
-        proxy_image=env.get("FLEETGATE_PROXY_IMAGE") or d.proxy_image,
-        http_port=_int(env, "FLEETGATE_PROXY_HTTP_PORT", d.http_port),
-        https_port=_int(env, "FLEETGATE_PROXY_HTTPS_PORT", d.https_port),
-        proxy_bind=env.get("FLEETGATE_PROXY_BIND", d.proxy_bind),
-        upstream_bind=env.get("FLEETGATE_UPSTREAM_BIND") or d.upstream_bind,
-        health_timeout=float(_int(env, "FLEETGATE_HEALTH_TIMEOUT", int(d.health_timeout))),
-        drain_timeout=float(_int(env, "FLEETGATE_DRAIN_TIMEOUT", int(d.drain_timeout))),
-        readiness_delay=float(_int(env, "FLEETGATE_READINESS_DELAY", int(d.readiness_delay))),
-        parallel=_int(env, "FLEETGATE_ROLLOUT_PARALLEL", d.parallel),
-        keep=_int(env, "FLEETGATE_RELEASES_KEPT", d.keep),
+        proxy_image=v["FLEETGATE_PROXY_IMAGE"],
+        http_port=_int(v, "FLEETGATE_PROXY_HTTP_PORT"),
+        https_port=_int(v, "FLEETGATE_PROXY_HTTPS_PORT"),
+        proxy_bind=v["FLEETGATE_PROXY_BIND"],
+        upstream_bind=v["FLEETGATE_UPSTREAM_BIND"],
+        health_timeout=float(_int(v, "FLEETGATE_HEALTH_TIMEOUT")),
+        drain_timeout=float(_int(v, "FLEETGATE_DRAIN_TIMEOUT")),
+        readiness_delay=float(_int(v, "FLEETGATE_READINESS_DELAY")),
+        parallel=_int(v, "FLEETGATE_ROLLOUT_PARALLEL"),
+        keep=_int(v, "FLEETGATE_RELEASES_KEPT"),
     )
     if setting.parallel < 1 or setting.keep < 1 or setting.health_timeout <= 0:
         raise SettingsError(
@@ -231,15 +379,13 @@ def _rollout(env: dict[str, str]) -> RolloutSetting:
     return setting
 
 
-def _registry_token(env: dict[str, str]) -> dict[str, str]:
+def _registry_token(v: Values) -> dict[str, str]:
     """`FLEETGATE_REGISTRY_AUTH` (basic|token) and, for token, the service and issuer names."""
-    auth = (env.get("FLEETGATE_REGISTRY_AUTH") or "basic").lower()
+    auth = v["FLEETGATE_REGISTRY_AUTH"].lower()
     if auth not in ("basic", "token"):
         raise SettingsError(f"FLEETGATE_REGISTRY_AUTH={auth!r} is neither basic nor token")
     if auth == "token" and not (
-        env.get("FLEETGATE_REGISTRY")
-        and env.get("FLEETGATE_REGISTRY_USER")
-        and env.get("FLEETGATE_REGISTRY_PASSWORD")
+        v["FLEETGATE_REGISTRY"] and v["FLEETGATE_REGISTRY_USER"] and v["FLEETGATE_REGISTRY_PASSWORD"]
     ):
         raise SettingsError(
             "FLEETGATE_REGISTRY_AUTH=token needs FLEETGATE_REGISTRY, FLEETGATE_REGISTRY_USER and "
@@ -248,8 +394,6 @@ def _registry_token(env: dict[str, str]) -> dict[str, str]:
     return {
         "registry_auth": auth,
         # The registry's `auth.token.service`: by default the registry's host:port, as Docker Hub names it.
-        "registry_token_service": env.get("FLEETGATE_REGISTRY_TOKEN_SERVICE")
-        or env.get("FLEETGATE_REGISTRY")
-        or "fleetgate",
-        "registry_token_issuer": env.get("FLEETGATE_REGISTRY_TOKEN_ISSUER") or "fleetgate",
+        "registry_token_service": v["FLEETGATE_REGISTRY_TOKEN_SERVICE"],
+        "registry_token_issuer": v["FLEETGATE_REGISTRY_TOKEN_ISSUER"],
     }

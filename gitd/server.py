@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import typing
+import urllib.parse
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ class GatewayConfig:
     repositories: Path
     limits: Limits
     node_id: str
+    public_url: str | None = None  # FLEETGATE_PUBLIC_SSH_URL: where users reach this server, for hints
 
 
 class CommandRunner(typing.Protocol):
@@ -242,6 +244,9 @@ class GitSSHServer(asyncssh.SSHServer):
 
     def _ssh_hint(self) -> str:
         config = self.gateway.config
+        if config.public_url:  # what users reach (a NAT, a DNS name), not what this process listens on
+            url = urllib.parse.urlsplit(config.public_url)
+            return f"ssh -p {url.port or 22} {url.username or 'git'}@{url.hostname}"
         return f"ssh -p {config.port} git@{config.host}"
 
     async def _user_command(self, process: asyncssh.SSHServerProcess, user: str, line: str) -> int:

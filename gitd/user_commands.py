@@ -81,7 +81,7 @@ VERBS: dict[str, Verb] = {
         Verb(
             "keys",
             ("key",),
-            "keys list [--json] | add [--title T] < KEY.pub | remove FINGERPRINT",
+            "keys list [--json] | add [--title T] < KEY.pub | remove FINGERPRINT --yes",
             "your SSH keys",
         ),
         Verb(

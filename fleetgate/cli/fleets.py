@@ -8,15 +8,19 @@ import click
 
 from fleetgate import fleets, releases
 from fleetgate.device_types import DEVICE_TYPES, device_type
+from fleetgate.operations import devices as device_ops
 from fleetgate.operations import fleets as fleet_ops
+from fleetgate.operations import releases as release_ops
+from fleetgate.operations import servers as server_ops
 from fleetgate.operations import targets as target_ops
 from fleetgate.operations import views
 
+from .confirmation import confirm_removal, counted, listing, yes_option
 from .context import app_of
 from .output import echo, json_option, print_table, to_json
 
 if TYPE_CHECKING:
-    pass
+    from .context import App
 
 
 def release_label(release: releases.Release | None) -> str:
@@ -107,12 +111,29 @@ def fleet_set(ctx: click.Context, slug: str, wait: bool) -> None:
     echo(f"every push to {found.slug} {said}")
 
 
+def _fleet_contents(app: App, slug: str) -> str:
+    """What removing the fleet deletes: `fleet alice/demo, its repository and its 12 releases`."""
+    found = fleet_ops.show_fleet(app.context, app.actor, slug).fleet
+    numbers = {
+        "release": len(release_ops.list_releases(app.context, app.actor, found.slug)),
+        "device": len(device_ops.list_devices(app.context, app.actor, found.slug)),
+        "server": len(server_ops.list_servers(app.context, app.actor, found.slug)),
+    }
+    held = [f"its {counted(number, noun)}" for noun, number in numbers.items() if number]
+    return listing([f"fleet {found.slug}", "its repository", *held])
+
+
 @fleet.command("remove")
 @click.argument("slug", metavar="OWNER/NAME")
+@yes_option
 @click.pass_context
-def fleet_remove(ctx: click.Context, slug: str) -> None:
-    """Remove a fleet and delete its git repository."""
+def fleet_remove(ctx: click.Context, slug: str, yes: bool) -> None:
+    """Remove a fleet with its releases, devices and servers, and delete its git repository.
+
+    Asks first on a terminal; elsewhere (a script, CI) it needs --yes.
+    """
     app = app_of(ctx)
+    confirm_removal(app, _fleet_contents(app, slug), yes)
     removed = fleet_ops.remove_fleet(app.context, app.actor, slug)
     echo(f"removed fleet {removed.slug} and its repository")
 

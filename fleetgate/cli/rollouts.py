@@ -50,27 +50,43 @@ def _health(healthy: bool | None) -> str:
     return {True: "healthy", False: "unhealthy", None: "-"}[healthy]
 
 
+def _trouble(row: dict) -> str | None:
+    """What is wrong with one server's status (`10.0.0.5:22 unreachable`), or None."""
+    if not row["reachable"]:
+        return f"{row['server']} unreachable"
+    if row["error"]:
+        return f"{row['server']} status unknown"
+    return f"{row['server']} unhealthy" if row["healthy"] is False else None
+
+
+def _shown(row: dict) -> tuple[str, str, str, str]:
+    if not row["reachable"] or row["error"]:
+        health = "unreachable" if not row["reachable"] else "unknown"
+        return (row["server"], "?", health, row["error"] or "-")
+    release = "-" if row["release"] is None else f"{row['release_name'] or '?'} ({row['release'][:7]})"
+    lock = "-" if row["lock"] is None else f"held by {row['lock']['who']} since {row['lock']['since']}"
+    return (row["server"], release, _health(row["healthy"]), lock)
+
+
 @server.command("status")
 @click.argument("slug", metavar="OWNER/NAME")
 @json_option
 @click.pass_context
 def server_status(ctx: click.Context, slug: str, as_json: bool) -> None:
-    """Show what each server runs: the release, its health and the deploy lock."""
+    """Show what each server runs: the release, its health and the deploy lock.
+
+    Exits 1 (after the table) when a server is unreachable or unhealthy: a check for cron or monitoring.
+    """
     app = app_of(ctx)
     statuses, names = server_ops.server_status(app.context, app.actor, slug)
     rows = [views.server_status(s, names) for s in statuses]
     if as_json:
         echo(to_json(rows))
-        return
-
-    def shown(row: dict) -> tuple[str, str, str, str]:
-        if not row["reachable"]:
-            return (row["server"], "?", "unreachable", row["error"] or "-")
-        release = "-" if row["release"] is None else f"{row['release_name'] or '?'} ({row['release'][:7]})"
-        lock = "-" if row["lock"] is None else f"held by {row['lock']['who']} since {row['lock']['since']}"
-        return (row["server"], release, _health(row["healthy"]), lock)
-
-    print_table(("SERVER", "RELEASE", "HEALTH", "LOCK"), (shown(r) for r in rows))
+    else:
+        print_table(("SERVER", "RELEASE", "HEALTH", "LOCK"), (_shown(r) for r in rows))
+    troubles = [found for found in map(_trouble, rows) if found]
+    if troubles:
+        raise Failure(f"{len(troubles)} of {len(rows)} servers need attention: {', '.join(troubles)}")
 
 
 @server.command("unlock")

@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from fleetgate import fleets, keys, releases, tokens, users
+from fleetgate import home as gateway_home
 from fleetgate.deploy import devices, provisioning, targets, variables
 from fleetgate.deploy.servers import inventory as servers
 from fleetgate.deploy.servers import known_hosts, roles
@@ -28,6 +29,7 @@ from fleetgate.operations.targets import RolloutFailed
 from fleetgate.settings import Settings, SettingsError, load
 
 from .agent import agent
+from .config import config
 from .context import App
 from .devices import device, provisioning_key
 from .env import env
@@ -65,12 +67,8 @@ USER_ERRORS: tuple[type[Exception], ...] = (
 
 
 def _log_path(settings: Settings | None) -> Path:
-    if settings is not None:
-        try:
-            settings.home.mkdir(parents=True, exist_ok=True)
-            return settings.home / "fleetgate.log"
-        except OSError:
-            pass
+    if settings is not None and gateway_home.holds_gateway(settings.home):  # a fault makes no home
+        return settings.home / "fleetgate.log"
     return Path(tempfile.gettempdir()) / "fleetgate.log"
 
 
@@ -90,8 +88,17 @@ def _fault(ctx: click.Context) -> Failure:
     return Failure(f"internal error (reference {reference}); the details are in {path}")
 
 
+# Commands that need no gateway: every other refuses a FLEETGATE_HOME that holds none (fleetgate/home.py).
+NO_GATEWAY = frozenset({"serve", "device-types", "agent", "config"})
+
+
 class Commands(click.Group):
     """A click group that turns domain errors into one line and faults into a reference id."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Parse, keeping the command line: `--help` on a subcommand needs no gateway either."""
+        ctx.meta["fleetgate.args"] = tuple(args)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; sort whatever it raises by whose fault it is."""
@@ -122,6 +129,9 @@ def cli(ctx: click.Context) -> None:
     """fleetgate: git push to deploy to your fleets, on your own machines."""
     if ctx.obj is None:  # the SSH front-end hands in an App of its own
         ctx.obj = App(load())
+        asks_help = set(ctx.help_option_names) & set(ctx.meta["fleetgate.args"])
+        if ctx.invoked_subcommand not in NO_GATEWAY and not asks_help:
+            gateway_home.require(ctx.obj.settings.home)
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -134,6 +144,7 @@ def serve(ctx: click.Context) -> None:
     from .ssh import command_runner
 
     app = _app(ctx)
+    gateway_home.create(app.settings.home)  # only serve makes a home
     # Users' SSH commands are these very commands, run as the user of the key (cli/ssh.py).
     gateway.run(app.settings, app.database, commands=command_runner(cli, app.settings, app.database))
 
@@ -152,6 +163,7 @@ cli.add_command(deploy)
 cli.add_command(agent)
 cli.add_command(registry)
 cli.add_command(token)
+cli.add_command(config)
 
 
 def main() -> None:

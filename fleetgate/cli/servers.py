@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING
 
 import click
 
+from fleetgate import keys
 from fleetgate.deploy.servers import inventory as servers
 from fleetgate.deploy.servers import known_hosts
 from fleetgate.deploy.servers.inventory import Proxy
 from fleetgate.operations import servers as server_ops
 from fleetgate.operations import views
 
+from .confirmation import confirm_removal, yes_option
 from .context import app_of
 from .output import Failure, echo, json_option, print_table, to_json
 
@@ -33,6 +35,29 @@ def _file(path: str | None, what: str) -> str | None:
     if not found.is_file():
         raise Failure(f"{what} {found} is not a file; give the path of an existing file")
     return str(found)
+
+
+def _holds_public_key(path: Path) -> bool:
+    """Whether the file's first line is an OpenSSH public key line (`ssh-ed25519 AAAA… comment`)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as file:
+            head = file.read(16 * 1024)
+    except OSError:
+        return False  # unreadable here (another user's 0600 key): the gateway reads it when it rolls out
+    lines = [line.strip() for line in head.splitlines() if line.strip()]
+    return bool(lines) and keys.KEY_LINE.fullmatch(lines[0]) is not None
+
+
+def _private_key(path: str | None) -> str | None:
+    """The absolute path of --key, which must be a private key: SSH logs in with it."""
+    found = _file(path, "--key")
+    if found is None:
+        return None
+    if found.endswith(".pub") or _holds_public_key(Path(found)):
+        private = found.removesuffix(".pub")
+        instead = f"--key {private}" if private != found and Path(private).is_file() else "the private key"
+        raise Failure(f"--key {found} is a public key; SSH logs in with the private one: give {instead}")
+    return found
 
 
 @click.group()
@@ -66,7 +91,7 @@ def server_add(
     """Roll the fleet's releases out to the server at ssh://USER@HOST[:PORT] too."""
     app = app_of(ctx)
     proxy = Proxy(proxy_host, _file(tls_cert, "--tls-cert"), _file(tls_key, "--tls-key"))
-    row = server_ops.add_server(app.context, app.actor, slug, address, role, _file(key_path, "--key"), proxy)
+    row = server_ops.add_server(app.context, app.actor, slug, address, role, _private_key(key_path), proxy)
     added = row.server
     echo(
         f"added server {added.address.url} to {row.fleet.slug} ({'role ' + role if role else 'all services'})"
@@ -94,13 +119,29 @@ def server_list(ctx: click.Context, slug: str, as_json: bool) -> None:
     )
 
 
+def _server_named(app: App, slug: str, endpoint: str) -> str | None:
+    """`server ssh://deploy@10.0.0.5:22 of alice/web`; None unless exactly one server is at `endpoint`
+    (the removal then says why: none there, or several ports to choose from)."""
+    host, port = servers.parse_endpoint(endpoint)
+    rows = server_ops.list_servers(app.context, app.actor, slug)
+    at = [r for r in rows if r.server.address.host == host and port in (None, r.server.address.port)]
+    return f"server {at[0].server.address.url} of {at[0].fleet.slug}" if len(at) == 1 else None
+
+
 @server.command("remove")
 @click.argument("slug", metavar="OWNER/NAME")
 @click.argument("endpoint", metavar="HOST[:PORT]")
+@yes_option
 @click.pass_context
-def server_remove(ctx: click.Context, slug: str, endpoint: str) -> None:
-    """Stop rolling the fleet out to a server (what runs there keeps running)."""
+def server_remove(ctx: click.Context, slug: str, endpoint: str, yes: bool) -> None:
+    """Stop rolling the fleet out to a server (what runs there keeps running).
+
+    Asks first on a terminal; elsewhere (a script, CI) it needs --yes.
+    """
     app = app_of(ctx)
+    named = _server_named(app, slug, endpoint)
+    if named is not None:
+        confirm_removal(app, f"{named} (its containers keep running)", yes)
     row = server_ops.remove_server(app.context, app.actor, slug, endpoint)
     echo(f"removed server {row.server.address.url} from {row.fleet.slug}; its containers keep running")
 

@@ -8,10 +8,13 @@ from pathlib import Path
 import click
 
 from fleetgate import keys
+from fleetgate.operations import fleets as fleet_ops
 from fleetgate.operations import keys as key_ops
+from fleetgate.operations import tokens as token_ops
 from fleetgate.operations import users as user_ops
 
-from .context import app_of
+from .confirmation import confirm_removal, counted, listing, yes_option
+from .context import App, app_of
 from .output import Failure, echo, format_time, json_option, print_table, to_json
 
 # ---- users -------------------------------------------------------------------------------------------
@@ -45,12 +48,34 @@ def user_list(ctx: click.Context, as_json: bool) -> None:
     print_table(("NAME", "CREATED"), ((u.name, format_time(u.created)) for u in found))
 
 
+def _user_contents(app: App, name: str) -> str | None:
+    """What removing the user deletes; None for a user who owns fleets (the removal refuses them)."""
+    fleets = fleet_ops.list_fleets(app.context, app.actor, name)
+    if any(found.owner == name for found in fleets):
+        return None
+    numbers = {
+        "key": len(key_ops.list_keys(app.context, app.actor, name)),
+        "access token": len(token_ops.list_tokens(app.context, app.actor, name)),
+    }
+    held = [f"their {counted(number, noun)}" for noun, number in numbers.items() if number]
+    if fleets:
+        held.append(f"their membership of {counted(len(fleets), 'fleet')}")
+    return listing([f"user {name}", *held])
+
+
 @user.command("remove")
 @click.argument("name")
+@yes_option
 @click.pass_context
-def user_remove(ctx: click.Context, name: str) -> None:
-    """Remove a user with their keys and memberships (a user who owns fleets is refused)."""
+def user_remove(ctx: click.Context, name: str, yes: bool) -> None:
+    """Remove a user with their keys, tokens and memberships (a user who owns fleets is refused).
+
+    Asks first on a terminal; elsewhere (a script, CI) it needs --yes.
+    """
     app = app_of(ctx)
+    contents = _user_contents(app, name)
+    if contents is not None:
+        confirm_removal(app, contents, yes)
     user_ops.remove_user(app.context, app.actor, name)
     echo(f"removed user {name}")
 
@@ -112,12 +137,29 @@ def key_list(ctx: click.Context, user_name: str, as_json: bool) -> None:
     )
 
 
+def _key_named(app: App, user_name: str, fingerprint: str) -> str | None:
+    """`key SHA256:… (title) of alice`, or None when the user has no such key (the removal says so)."""
+    wanted = keys.normalise_fingerprint(fingerprint)
+    for found in key_ops.list_keys(app.context, app.actor, user_name):
+        if found.fingerprint == wanted:
+            title = f" ({found.title})" if found.title else ""
+            return f"key {found.fingerprint}{title} of {found.user}"
+    return None
+
+
 @key.command("remove")
 @click.argument("user_name", metavar="USER")
 @click.argument("fingerprint")
+@yes_option
 @click.pass_context
-def key_remove(ctx: click.Context, user_name: str, fingerprint: str) -> None:
-    """Revoke a key (as `fleetgate key list` shows it); pushes in flight with it are stopped."""
+def key_remove(ctx: click.Context, user_name: str, fingerprint: str, yes: bool) -> None:
+    """Revoke a key (as `fleetgate key list` shows it); pushes in flight with it are stopped.
+
+    Asks first on a terminal; elsewhere (a script, an SSH command) it needs --yes.
+    """
     app = app_of(ctx)
+    named = _key_named(app, user_name, fingerprint)
+    if named is not None:
+        confirm_removal(app, named, yes)
     key_ops.remove_key(app.context, app.actor, fingerprint, user_name)
     echo(f"removed key {keys.normalise_fingerprint(fingerprint)} of {user_name}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -37,15 +36,8 @@ def to_json(value: Any, indent: int | None = 2) -> str:
 
 
 def remote_url(settings: Settings, found: fleets.Fleet) -> str:
-    """The git remote a user adds for the fleet: `ssh://git@HOST:PORT/OWNER/NAME.git`."""
-    host = settings.ssh_host
-    if host in ("", "0.0.0.0", "::"):
-        host = (
-            socket.getfqdn()
-        )  # a wildcard listen address is no address to connect to; the machine's name is
-    if ":" in host:
-        host = f"[{host}]"
-    return f"ssh://git@{host}:{settings.ssh_port}/{found.owner}/{found.name}.git"
+    """The git remote a user adds for the fleet: `FLEETGATE_PUBLIC_SSH_URL/OWNER/NAME.git`."""
+    return f"{settings.ssh_url()}/{found.owner}/{found.name}.git"
 
 
 def fleet(found: fleets.Fleet) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from fleetgate import home as gateway_home
+
 FLEETGATE = [sys.executable, "-m", "fleetgate.cli"]
 # gitd's tests exercise git, not Docker: their gateway runs the branch rules without building.
 PLAIN_SERVE = [sys.executable, str(Path(__file__).parent / "gitd" / "plain_gateway.py")]
@@ -145,7 +147,7 @@ def new_gateway(tmp_path: Path, serve: list[str], extra_env: dict[str, str] | No
     """A gateway with its own home on a free port, not started yet."""
     need_git_and_ssh()
     home = tmp_path / "home"
-    home.mkdir()
+    gateway_home.create(home)  # as `fleetgate serve` makes it: tests add users before it starts
     port = free_port()
     env = dict(
         # The HTTP API on a free port too (extra_env may name one): parallel gateways must not share :8080.

@@ -24,7 +24,7 @@ def public_line(comment: str = "me@laptop") -> str:
 
 def test_migrate_is_idempotent_and_matches_the_models(database: Database) -> None:
     database.migrate()
-    assert database.revision() == "0007"
+    assert database.revision() == "0008"
     with database.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
 

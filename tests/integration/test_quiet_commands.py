@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from fleetgate import home as gateway_home
+
 # The console script pip installed next to this interpreter: what a user runs, not `python -m`.
 FLEETGATE = Path(sys.executable).parent / "fleetgate"
 # `fleetgate serve` logs to stderr in this shape; any other line there is someone else's.
@@ -50,6 +52,7 @@ def test_version_prints_one_line(installed: Path, tmp_path: Path) -> None:
 
 
 def test_a_failing_command_prints_only_its_own_line(installed: Path, tmp_path: Path) -> None:
+    gateway_home.create(tmp_path)
     result = _run(tmp_path, "fleet", "show", "nobody/nothing")
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == "fleetgate: error: no fleet nobody/nothing; see: fleetgate fleet list\n"

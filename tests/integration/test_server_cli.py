@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from fleetgate import home as gateway_home
+
 from .support import free_port
 
 FLEETGATE = [sys.executable, "-m", "fleetgate.cli"]
@@ -26,6 +28,7 @@ Run = Callable[..., subprocess.CompletedProcess]
 def run(tmp_path: Path, database_url: str) -> Run:
     """`fleetgate ARGS` in a subprocess with its own FLEETGATE_HOME, on SQLite and PostgreSQL."""
     env = dict(os.environ, FLEETGATE_HOME=str(tmp_path / "home"), FLEETGATE_DATABASE_URL=database_url)
+    gateway_home.create(tmp_path / "home")  # as `fleetgate serve` makes it
     env.pop("FLEETGATE_REGISTRY", None)
 
     def invoke(*args: str, input: str | None = None, registry: str = "") -> subprocess.CompletedProcess:
@@ -117,7 +120,7 @@ def test_add_list_remove(run: Run, tmp_path: Path) -> None:
     table = run("server", "list", "alice/web").stdout.splitlines()
     assert table[0].split() == ["SERVER", "ROLE", "KEY", "HOST", "KEY"]
     assert table[2].split() == ["ssh://root@10.0.0.6:2222", "(all)", "-", "not", "trusted"]
-    removed = run("server", "remove", "alice/web", "10.0.0.6:2222")
+    removed = run("server", "remove", "alice/web", "10.0.0.6:2222", "--yes")
     assert (
         removed.stdout
         == "removed server ssh://root@10.0.0.6:2222 from alice/web; its containers keep running\n"
@@ -149,7 +152,7 @@ def test_a_server_is_added_once_and_removed_by_name(run: Run) -> None:
         "h.example.org is already a server of alice/web; "
         "to change it: fleetgate server remove alice/web h.example.org, then add it again"
     )
-    assert error_line(run("server", "remove", "alice/web", "other.example.org")) == (
+    assert error_line(run("server", "remove", "alice/web", "other.example.org", "--yes")) == (
         "other.example.org is not a server of alice/web; see: fleetgate server list alice/web"
     )
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from fleetgate import home as gateway_home
 from fleetgate.asyncssh_import import asyncssh
 from fleetgate.cli import cli
 
@@ -35,6 +36,7 @@ def run(home: Path, database_url: str):
         "FLEETGATE_DATABASE_URL": database_url,
         "FLEETGATE_SSH_LISTEN": "git.example.org:2222",
     }
+    gateway_home.create(home)  # as `fleetgate serve` makes it
 
     def invoke(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
         result = CliRunner(env=env).invoke(cli, list(args), input=stdin, prog_name="fleetgate")
@@ -60,8 +62,8 @@ def test_users(run) -> None:
     assert (status, [line.split()[0] for line in out.splitlines()]) == (0, ["NAME", "alice"])
     status, out, _ = run("user", "list", "--json")
     assert [u["name"] for u in json.loads(out)] == ["alice"]
-    assert run("user", "remove", "alice") == (0, "removed user alice\n", "")
-    assert run("user", "remove", "alice") == (
+    assert run("user", "remove", "alice", "--yes") == (0, "removed user alice\n", "")
+    assert run("user", "remove", "alice", "--yes") == (
         1,
         "",
         "fleetgate: error: no user 'alice'; create it with: fleetgate user add alice\n",
@@ -92,8 +94,8 @@ def test_keys(run, tmp_path: Path) -> None:
     ]
     status, out, _ = run("key", "list", "alice")
     assert out.splitlines()[0].split() == ["FINGERPRINT", "TYPE", "BITS", "TITLE", "ADDED"]
-    assert run("key", "remove", "alice", fp1) == (0, f"removed key {fp1} of alice\n", "")
-    assert run("key", "remove", "alice", fp1) == (
+    assert run("key", "remove", "alice", fp1, "--yes") == (0, f"removed key {fp1} of alice\n", "")
+    assert run("key", "remove", "alice", fp1, "--yes") == (
         1,
         "",
         f"fleetgate: error: user 'alice' has no key {fp1}; see: fleetgate key list alice\n",
@@ -153,7 +155,11 @@ def test_fleets(run, home: Path) -> None:
         "bob may no longer push to alice/app\n",
         "",
     )
-    assert run("fleet", "remove", "alice/app") == (0, "removed fleet alice/app and its repository\n", "")
+    assert run("fleet", "remove", "alice/app", "--yes") == (
+        0,
+        "removed fleet alice/app and its repository\n",
+        "",
+    )
     assert not repository.exists()
 
 
@@ -179,7 +185,7 @@ def test_fleets(run, home: Path) -> None:
             "fleetgate: error: no fleet alice/nope; see: fleetgate fleet list\n",
         ),
         (
-            ("fleet", "remove", "alice/nope"),
+            ("fleet", "remove", "alice/nope", "--yes"),
             "fleetgate: error: no fleet alice/nope; see: fleetgate fleet list\n",
         ),
     ],
@@ -240,6 +246,7 @@ def test_a_fault_shows_a_reference_never_a_traceback(tmp_path: Path) -> None:
         "FLEETGATE_HOME": str(tmp_path),
         "FLEETGATE_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
     }
+    gateway_home.create(tmp_path)
     script = "from fleetgate.cli import main; main()"
     done = subprocess.run(
         [sys.executable, "-c", script, "user", "list"], env=env, capture_output=True, text=True

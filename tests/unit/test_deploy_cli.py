@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from fleetgate.deploy import targets
 
 from fleetgate import fleets, releases
+from fleetgate import home as gateway_home
 from fleetgate.cli import cli
 from fleetgate.db import Database
 
@@ -22,6 +23,7 @@ AGAIN = "new releases wait until: fleetgate fleet pin alice/web --latest\n"
 def run(tmp_path: Path, database_url: str):
     """Run `fleetgate ARGS` against a fresh FLEETGATE_HOME and database; returns (status, stdout, stderr)."""
     env = {"FLEETGATE_HOME": str(tmp_path / "home"), "FLEETGATE_DATABASE_URL": database_url}
+    gateway_home.create(tmp_path / "home")  # as `fleetgate serve` makes it
 
     def invoke(*args: str) -> tuple[int, str, str]:
         result = CliRunner(env=env).invoke(cli, list(args), prog_name="fleetgate")

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import update
 
+from fleetgate import home as gateway_home
 from fleetgate import models, release_images, releases
 from fleetgate.cli import cli
 from fleetgate.cli.releases import _duration, _size
@@ -27,6 +28,7 @@ COMPOSITION = "version: '2.1'\nservices:\n  main:\n    image: reg/alice/web/main
 def run(tmp_path: Path, database_url: str):
     """Run `fleetgate ARGS` against a fresh FLEETGATE_HOME and database; returns (status, stdout, stderr)."""
     env = {"FLEETGATE_HOME": str(tmp_path / "home"), "FLEETGATE_DATABASE_URL": database_url}
+    gateway_home.create(tmp_path / "home")  # as `fleetgate serve` makes it
 
     def invoke(*args: str) -> tuple[int, str, str]:
         result = CliRunner(env=env).invoke(cli, list(args), prog_name="fleetgate")

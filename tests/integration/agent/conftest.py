@@ -105,7 +105,7 @@ def fleet(gateway: tuple[Gateway, str], tmp_path: Path) -> Iterator[Fleet]:
     gw, api = gateway
     made = Fleet(gw, api, f"alice/things{next(NUMBERS)}", tmp_path / "work")
     yield made
-    gw.cli("fleet", "remove", made.slug, check=False)
+    gw.cli("fleet", "remove", made.slug, "--yes", check=False)
 
 
 @pytest.fixture

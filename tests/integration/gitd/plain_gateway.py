@@ -2,14 +2,14 @@
 
 from fleetgate.hooks.default import accept_deploy_branches
 
-from fleetgate import serve, settings
+from fleetgate import home, serve, settings
 from fleetgate.cli import cli
 from fleetgate.cli.ssh import command_runner
 from fleetgate.db import Database
 
 if __name__ == "__main__":
     config = settings.load()
-    config.home.mkdir(parents=True, exist_ok=True)
+    home.create(config.home)  # as `fleetgate serve` makes it
     database = Database(config.database_url)
     database.migrate()
     serve.run(

@@ -109,26 +109,38 @@ def test_key_offered_but_not_signed_gives_no_identity(gateway: Gateway) -> None:
 # --- commands and paths ---------------------------------------------------------------------------
 
 
+GREETING = "Hi alice! fleetgate does not provide shell access. Push with: git push balena master"
+VERBS = (
+    "help, whoami, fleets, fleet, releases, release, logs, rollback, pin, deploy, env, devices, device, "
+    "servers, server-status, members, keys, token"
+)
+
+
 @pytest.mark.parametrize(
-    "command",
+    ("command", "said"),
     [
-        "",
-        "bash",
-        "sh -c 'id'",
-        "git-upload-archive '/alice/demo.git'",
-        "git-receive-pack '/alice/demo.git' extra",
-        "git-receive-pack '--help'",
-        "scp -t /tmp",
-        "ls /",
+        ("", GREETING + " (or see: ssh -p {port} git@127.0.0.1 help)"),
+        (
+            "git-receive-pack '/alice/demo.git' extra",
+            GREETING + " (or see: ssh -p {port} git@127.0.0.1 help)",
+        ),
+        ("git-receive-pack '--help'", GREETING + " (or see: ssh -p {port} git@127.0.0.1 help)"),
+        # Anything else is a user command (gitd/user_commands.py), and none of these is one.
+        ("bash", "fleetgate: unknown command 'bash'; the commands are: " + VERBS),
+        ("sh -c 'id'", "fleetgate: unknown command 'sh'; the commands are: " + VERBS),
+        (
+            "git-upload-archive '/alice/demo.git'",
+            "fleetgate: unknown command 'git-upload-archive'; the commands are: " + VERBS,
+        ),
+        ("scp -t /tmp", "fleetgate: unknown command 'scp'; the commands are: " + VERBS),
+        ("ls /", "fleetgate: unknown command 'ls'; the commands are: " + VERBS),
     ],
 )
-def test_refused_commands_get_one_friendly_line(gateway: Gateway, command: str) -> None:
+def test_refused_commands_get_one_friendly_line(gateway: Gateway, command: str, said: str) -> None:
     key = setup_fleet(gateway)
     result = ssh(gateway, key, command)
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == [
-        "Hi alice! fleetgate does not provide shell access. Push with: git push balena master"
-    ]
+    assert result.stderr.strip().splitlines() == [said.format(port=gateway.port)]
 
 
 @pytest.mark.parametrize(
@@ -324,7 +336,7 @@ def test_revoking_the_key_during_a_push_stops_it(gateway: Gateway) -> None:
         client.advertisement()
         client.send_commands([(ZERO, commit.id.decode(), "refs/heads/master")])
         fingerprint = json.loads(gateway.cli("key", "list", "alice", "--json").stdout)[0]["fingerprint"]
-        gateway.cli("key", "remove", "alice", fingerprint)
+        gateway.cli("key", "remove", "alice", fingerprint, "--yes")
         client.send(pack_objects([commit, tree]))
         report = client.report()
     finally:

@@ -181,10 +181,26 @@ def test_keys_add_from_stdin_then_a_push_with_the_new_key(gw: Gateway, tmp_path:
 
 def test_removing_the_only_key_is_refused(gw: Gateway) -> None:
     fingerprint = json.loads(ssh(gw, "carol", "keys list --json").stdout)[0]["fingerprint"]
-    assert said(ssh(gw, "carol", f"keys remove {fingerprint}")) == (
+    assert said(ssh(gw, "carol", f"keys remove {fingerprint} --yes")) == (
         1,
         "",
         "fleetgate: error: that is your only key: add another first (keys add), then remove this one\n",
+    )
+
+
+def test_keys_remove_needs_yes_over_ssh(gw: Gateway) -> None:
+    spare = gw.new_key("alice-spare")
+    fingerprint = gw.cli("key", "add", "alice", f"{spare}.pub", "--title", "spare").stdout.strip()
+    assert said(ssh(gw, "alice", f"keys remove {fingerprint}")) == (
+        1,
+        "",
+        f"fleetgate: error: this would remove key {fingerprint} (spare) of alice; add --yes to remove it "
+        "(there is no terminal to ask on)\n",
+    )
+    assert said(ssh(gw, "alice", f"keys remove {fingerprint} --yes")) == (
+        0,
+        f"removed key {fingerprint} of alice\n",
+        "",
     )
 
 

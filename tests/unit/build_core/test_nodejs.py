@@ -39,7 +39,6 @@ RPI3 = device_type("raspberrypi3")
         (">=12 <=18", 18),
         (">12", 22),
         (">21.9", 22),
-        (">22", 20),
         ("<18", 16),
         ("<=18.2", 18),
         ("*", 22),
@@ -50,10 +49,6 @@ RPI3 = device_type("raspberrypi3")
         ("=16.0.0", 16),
         ("12 - 14.1", 14),
         ("10.1 - 12", 12),
-        ("^0.10.22", 20),
-        ("0.10.22", 20),
-        ("^8", 20),
-        (">=23", 20),
         ("^20.0.0-rc.1", 20),
         ("~>14.2", 14),
         ("<12 || >=16 <19", 18),
@@ -65,7 +60,35 @@ def test_node_major(spec: str | None, major: int) -> None:
 
 def test_node_major_uses_configured_majors_and_default() -> None:
     settings = NodeSettings(majors=(8, 6), default_major=6)
-    assert [node_major(s, settings) for s in (None, ">=4", "^6.1", "20")] == [6, 8, 6, 6]
+    assert [node_major(s, settings) for s in (None, ">=4", "^6.1", "6 || 20")] == [6, 8, 6, 6]
+
+
+KNOWN = "(10, 12, 14, 16, 18, 20, 22)"
+
+
+@pytest.mark.parametrize(
+    ("spec", "settings", "known"),
+    [
+        (">=23", SETTINGS, KNOWN),
+        (">22", SETTINGS, KNOWN),
+        ("^24.1.0", SETTINGS, KNOWN),
+        ("23.x || 25", SETTINGS, KNOWN),
+        ("^8", SETTINGS, KNOWN),
+        ("^0.10.22", SETTINGS, KNOWN),
+        ("0.10.22", SETTINGS, KNOWN),
+        ("<10", SETTINGS, KNOWN),
+        (">=20 <20", SETTINGS, KNOWN),
+        ("11 - 11.9", SETTINGS, KNOWN),
+        ("20", NodeSettings(majors=(8, 6), default_major=6), "(6, 8)"),
+    ],
+)
+def test_node_major_refuses_a_range_no_image_meets(spec: str, settings: NodeSettings, known: str) -> None:
+    with pytest.raises(PackageJsonError) as e:
+        node_major(spec, settings)
+    assert str(e.value) == (
+        f"package.json: engines.node {spec!r} allows none of the Node.js majors this gateway builds with "
+        f"{known}; allow one of them"
+    )
 
 
 @pytest.mark.parametrize(
@@ -150,6 +173,10 @@ def test_implicit_dockerfile(package_json: bytes, has_lock: bool, expected: str)
 @pytest.mark.parametrize(
     ("package_json", "message"),
     [
+        (
+            b'{"engines": {"node": ">=23"}}',
+            "package.json: engines.node '>=23' allows none of the Node.js majors this gateway builds with",
+        ),
         (
             b'{"name": ',
             "package.json: not valid JSON (Expecting value: line 1 column 10 (char 9)); fix the syntax",
