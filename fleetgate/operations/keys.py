@@ -29,11 +29,10 @@ def remove_key(ctx: Context, actor: Actor, fingerprint: str, user: str | None = 
     """Revoke a key; connections and pushes authenticated by it stop. Returns the user."""
     check_own(actor, "key.remove")
     owner = whose(actor, user)
-    if not actor.is_operator and len(list_keys(ctx, actor)) == 1:
-        # The last key is how this user reaches the gateway at all; only the operator can give a new one.
-        found = list_keys(ctx, actor)[0]
-        if found.fingerprint == keys.normalise_fingerprint(fingerprint):
-            raise AccessDenied("that is your only key: add another first (keys add), then remove this one")
+    own = [] if actor.is_operator else list_keys(ctx, actor)
+    # The last key is how this user reaches the gateway at all; only the operator can give a new one.
+    if len(own) == 1 and own[0].fingerprint == keys.normalise_fingerprint(fingerprint):
+        raise AccessDenied("that is your only key: add another first (keys add), then remove this one")
     with ctx.database.session() as session:
         keys.remove_key(session, owner, fingerprint)
     return owner

@@ -56,13 +56,14 @@ def build_log(
     if found.status == "running" and live.exists():
         yield from _live_lines(ctx, found, live, service, follow, stopped)
         return
-    details = show_release(ctx, actor, found.hash)
-    known = {image.service for image in details.images}
+    with ctx.database.session(readonly=True) as session:  # the build ended: its logs are stored
+        images = release_images.images_of(session, found.id)
+    known = {image.service for image in images}
     if service is not None and service not in known:
         raise releases.ReleaseError(
             f"release {found.name} has no service {service}; it has: {', '.join(sorted(known)) or 'none yet'}"
         )
-    for image in details.images:
+    for image in images:
         if service in (None, image.service):
             for line in image.build_log.splitlines():
                 yield f"[{image.service}] {line}"
@@ -71,18 +72,15 @@ def build_log(
 def _live_lines(
     ctx, found: releases.Release, live, service: str | None, follow: bool, stopped
 ) -> Iterator[str]:
-    prefix = None if service is None else f"[{service}]"
+    prefix = "" if service is None else f"[{service}]"
     with build_logs.open_live(live) as reader:
         while True:
-            for line in reader.lines():
-                if prefix is None or line.startswith(prefix):
-                    yield line
+            yield from (line for line in reader.lines() if line.startswith(prefix))
             if not follow or stopped():
                 return
             if not _running(ctx, found.id):
-                for line in reader.lines():  # what was written between the last read and the end
-                    if prefix is None or line.startswith(prefix):
-                        yield line
+                # What was written between the last read and the end.
+                yield from (line for line in reader.lines() if line.startswith(prefix))
                 return
             time.sleep(FOLLOW_POLL)
 

@@ -49,18 +49,10 @@ def release_for(session: Session, actor: Actor, spec: str, operation: str) -> re
     """The release named by `spec` if the actor may run `operation` on its fleet."""
     if actor.is_operator:
         return releases.find_release(session, spec)
-    hidden = NotVisible(f"release {spec[:80]} not found, or you do not have access to it")
-    try:
-        found = releases.find_release(session, spec)
-    except releases.ReleaseError:
-        raise hidden from None  # "no such release" and "another tenant's" read the same
-    fleet = fleets.fleet_by_id(session, found.fleet_id)
-    try:
-        check(operation, role_of(session, actor, fleet), found.fleet, actor.read_only)
-    except AccessDenied:
-        if role_of(session, actor, fleet) == STRANGER:
-            raise hidden from None
-        raise
+    found = _found_or_hidden(
+        lambda: releases.find_release(session, spec), releases.ReleaseError, "release", spec
+    )
+    _check_hidden(session, actor, found.fleet_id, found.fleet, operation, "release", spec)
     return found
 
 
@@ -68,16 +60,8 @@ def device_for(session: Session, actor: Actor, uuid: str, operation: str) -> dev
     """The device (uuid or a unique prefix) if the actor may run `operation` on its fleet."""
     if actor.is_operator:
         return devices.get_device(session, uuid)
-    hidden = NotVisible(f"device {uuid[:80]} not found, or you do not have access to it")
-    try:
-        found = devices.get_device(session, uuid)
-    except devices.DeviceError:
-        raise hidden from None
-    fleet = fleets.fleet_by_id(session, found.fleet_id)
-    role = role_of(session, actor, fleet)
-    if role == STRANGER:
-        raise hidden
-    check(operation, role, found.fleet, actor.read_only)
+    found = _found_or_hidden(lambda: devices.get_device(session, uuid), devices.DeviceError, "device", uuid)
+    _check_hidden(session, actor, found.fleet_id, found.fleet, operation, "device", uuid)
     return found
 
 
@@ -109,3 +93,25 @@ def release_in(session: Session, actor: Actor, fleet: fleets.Fleet, spec: str) -
     if found.fleet_id != fleet.id:
         raise hidden
     return found
+
+
+def _hidden(what: str, name: str) -> NotVisible:
+    return NotVisible(f"{what} {name[:80]} not found, or you do not have access to it")
+
+
+def _found_or_hidden(find, missing: type[Exception], what: str, name: str):
+    """What `find` finds; "no such thing" reads exactly as "not yours" does."""
+    try:
+        return find()
+    except missing:
+        raise _hidden(what, name) from None
+
+
+def _check_hidden(
+    session: Session, actor: Actor, fleet_id: int, slug: str, operation: str, what: str, name: str
+) -> None:
+    """Check `operation` on the thing's fleet; a stranger learns nothing of the thing, not even its fleet."""
+    role = role_of(session, actor, fleets.fleet_by_id(session, fleet_id))
+    if role == STRANGER:
+        raise _hidden(what, name)
+    check(operation, role, slug, actor.read_only)
