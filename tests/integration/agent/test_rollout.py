@@ -48,12 +48,15 @@ def test_a_push_reaches_every_agent_within_seconds_and_they_long_poll(fleet: Fle
     second = fleet.push()
     wait_running([one, two], second, timeout=30)
     # From the moment the release finished (the gateway's clock) to each new container's start (the
-    # device daemon's clock; one machine): the download of one small layer and a container swap.
+    # device daemon's clock; one machine): the download of one small layer and a container swap. The
+    # bound proves the waiting long-poll was woken: a device that learnt of the release only when its
+    # 30 s long-poll ran out would start it up to 30 s late. (Not a speed target: bench/ measures that;
+    # a loaded CI machine has shown 3.4 s.)
     done = datetime.fromisoformat(fleet.releases()[0]["finished"]).replace(tzinfo=UTC).timestamp()
     for device in (one, two):
         started = device.dockerd.cli("inspect", "-f", "{{.State.StartedAt}}", f"main_{second[:12]}").stdout
         lag = datetime.fromisoformat(started.strip()[:26]).replace(tzinfo=UTC).timestamp() - done
-        assert 0 < lag < 3, f"{device.state_dir.name} ran the release {lag:.2f}s after it finished"
+        assert 0 < lag < 12, f"{device.state_dir.name} ran the release {lag:.2f}s after it finished"
     assert one.exec(f"main_{second[:12]}", "cat", "/data/starts").split()[0::2] == ["1", "2"]  # volume kept
     # The old release's image is gone from the device; only the running one is left.
     image = fleet.gw.cli("release", "show", second, "--json")
