@@ -6,13 +6,13 @@ import base64
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import models, users
-from .asyncssh_import import asyncssh
 
 # `type base64 [comment]`: the one format accepted; PEM, RFC 4716 and authorized_keys options are not.
 KEY_LINE = re.compile(
@@ -67,7 +67,7 @@ def _refuse_by_form(line: str) -> None:
         )
 
 
-def _bits(key: asyncssh.SSHKey, key_type: str) -> int:
+def _bits(key: Any, key_type: str) -> int:  # an asyncssh.SSHKey
     if key_type in FIXED_BITS:
         return FIXED_BITS[key_type]
     return int(key.pyca_key.key_size)
@@ -83,6 +83,9 @@ def parse_public_key(line: str) -> PublicKey:
     key_type = match["type"]
     if "-cert-" in key_type:
         raise PublicKeyError("SSH certificates are not accepted; add the plain public key (the .pub file)")
+    # asyncssh imported here: most commands parse no key, and it is a fifth of the CLI's start-up.
+    from .asyncssh_import import asyncssh
+
     try:
         key = asyncssh.import_public_key(f"{key_type} {match['blob']}")
     except (asyncssh.KeyImportError, ValueError):

@@ -135,7 +135,7 @@ def run(settings: Settings, database: Database, pipeline=None, commands=None) ->
     http = http_api(settings, database)
 
     def ready(port: int) -> None:
-        print(getting_started(settings, port, http.url), flush=True)
+        print(getting_started(settings, port, settings.public_http_url or http.url), flush=True)
 
     async def main() -> None:
         web = asyncio.create_task(http.serve())

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import click
 
-from fleetgate.deploy.registry_keys import SigningKeyError, load_or_create
-from fleetgate.deploy.registry_token import TOKEN_PATH
-
 from .output import Failure, echo
 
 
@@ -16,18 +13,24 @@ def registry() -> None:
 
 
 @registry.command("token-config")
-@click.option("--realm", help="the URL the registry's clients reach fleetgate's HTTP API at")
+@click.option(
+    "--realm",
+    help="the token URL the registry's clients reach fleetgate at (default: FLEETGATE_PUBLIC_HTTP_URL's)",
+)
 @click.pass_context
 def token_config(ctx: click.Context, realm: str | None) -> None:
     """Print the registry's `auth: token` config (the signing certificate is made if missing)."""
+    # Imported here: the signing key's cryptography is a tenth of every other command's start-up.
+    from fleetgate.deploy.registry_keys import SigningKeyError, load_or_create
+    from fleetgate.deploy.registry_token import TOKEN_PATH
+
     settings = ctx.find_root().obj.settings  # the App `cli` made
     try:
         load_or_create(settings.registry_token_key_path, settings.registry_token_cert_path)
     except SigningKeyError as error:
         raise Failure(str(error)) from None
-    if realm is None:
-        scheme = "https" if settings.http_cert else "http"
-        realm = f"{scheme}://{settings.http_host}:{settings.http_port}{TOKEN_PATH}"
+    if realm is None:  # where the registry's clients (devices, servers, docker) reach the HTTP API
+        realm = settings.http_url() + TOKEN_PATH
     echo(
         "\n".join(
             [

@@ -7,11 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from fleetgate import fleets, keys, leases, users
 from fleetgate.asyncssh_import import asyncssh
-from fleetgate.db import Database
+from fleetgate.db import HEAD, MIGRATIONS, Database
 from fleetgate.models import Base
 
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
@@ -25,6 +27,24 @@ def public_line(comment: str = "me@laptop") -> str:
 def test_migrate_is_idempotent_and_matches_the_models(database: Database) -> None:
     database.migrate()
     assert database.revision() == "0008"
+    with database.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+
+
+def test_head_is_alembics_newest_revision() -> None:
+    # migrate() skips alembic for a database at HEAD: a new migration must move HEAD too.
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_heads() == [HEAD]
+
+
+def test_a_database_behind_head_is_migrated_to_it(database: Database) -> None:
+    database.migrate()
+    with database.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0007'")
+        conn.exec_driver_sql("DROP TABLE access_tokens")
+    database.migrate()  # not at HEAD: alembic runs 0008 again
+    assert database.revision() == HEAD
     with database.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
 

@@ -13,6 +13,7 @@ import pytest
 from .support import FLEETGATE, SERVE, Gateway, new_gateway
 
 PUBLIC = "ssh://git@gw.example.org:2222"
+PUBLIC_HTTP = "https://gw.example.org/fleetgate"
 WATCHED = (
     "FLEETGATE_HOME",
     "FLEETGATE_PUBLIC_SSH_URL",
@@ -121,7 +122,7 @@ def configured(tmp_path: Path):
     gw.env = clean_env(gw.home)
     (gw.home / "fleetgate.toml").write_text(
         f'ssh_listen = "127.0.0.1:{gw.port}"\nhttp_listen = "127.0.0.1:0"\nlock_wait = 30\n'
-        f'public_ssh_url = "{PUBLIC}/"\n'
+        f'public_ssh_url = "{PUBLIC}/"\npublic_http_url = "{PUBLIC_HTTP}"\n'
     )
     gw.start()
     try:
@@ -134,6 +135,13 @@ def test_serve_honours_its_settings_file(configured: Gateway) -> None:
     log = (configured.home / "serve.log").read_text()
     assert f"fleetgate is listening for git pushes on ssh://127.0.0.1:{configured.port} " in log  # ssh_listen
     assert f"  git remote add balena {PUBLIC}/alice/demo.git" in log.splitlines()
+    assert f"HTTP API on {PUBLIC_HTTP} (described at {PUBLIC_HTTP}/openapi.json)" in log.splitlines()
+
+
+def test_the_registry_token_realm_is_the_public_http_url(configured: Gateway) -> None:
+    # Devices and servers reach the realm through the address users do, not the gateway's listen address.
+    printed = configured.cli("registry", "token-config").stdout
+    assert f"    realm: {PUBLIC_HTTP}/v1/registry/token" in printed.splitlines()
 
 
 def test_printed_remotes_and_the_ssh_hint_use_the_public_url(configured: Gateway) -> None:
