@@ -23,6 +23,7 @@ from dulwich.protocol import Protocol, pkt_line
 from fleetgate.asyncssh_import import asyncssh
 from fleetgate.limits import Limits
 
+from . import algorithms
 from .access import Access
 from .bridge import ChannelBridge, ChannelClosed, TextIn, TextOut
 from .commands import NOT_FOUND_MESSAGE, VERBS, CommandRefused, parse_command, refusal_message
@@ -341,6 +342,10 @@ async def start(gateway: Gateway) -> asyncssh.SSHAcceptor:
         config.host,
         config.port,
         server_host_keys=[load_host_key(config.host_key_path)],
+        kex_algs=algorithms.KEX,
+        encryption_algs=algorithms.ENCRYPTION,
+        mac_algs=algorithms.MAC,
+        signature_algs=algorithms.SIGNATURES,
         encoding=None,
         allow_pty=True,  # granted only to refuse the session with one line (GitSSHServer._serve)
         line_editor=False,

@@ -381,3 +381,37 @@ def test_kill_9_during_a_push_then_a_clean_restart(gateway: Gateway, tmp_path: P
     git("push", gateway.url("alice/demo"), "master", cwd=work, key=key, gw=gateway)
     fsck = subprocess.run(["git", "--git-dir", str(repo), "fsck", "--strict"], capture_output=True, text=True)
     assert fsck.returncode == 0, fsck.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "refused"),
+    [
+        (("-o", "KexAlgorithms=diffie-hellman-group14-sha1"), "no matching key exchange method found"),
+        (("-o", "Ciphers=aes128-ctr", "-o", "MACs=hmac-sha1"), "no matching MAC found"),
+    ],
+    ids=["sha1-kex", "sha1-mac"],
+)
+def test_sha1_is_not_offered(gateway: Gateway, options: tuple[str, ...], refused: str) -> None:
+    key = gateway.add_user("alice")
+    argv = gateway.ssh_argv(key, "whoami")
+    # OpenSSH takes an option's first value: these come before the helper's own (LogLevel=ERROR hides why).
+    result = subprocess.run(
+        [argv[0], "-o", "LogLevel=INFO", *options, *argv[1:]],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 255 and refused in result.stderr, result.stderr
+
+
+def test_an_rsa_key_logs_in_with_sha2_and_not_with_sha1(gateway: Gateway) -> None:
+    gateway.cli("user", "add", "rita")
+    key = gateway.tmp / "key-rita-rsa"
+    subprocess.run(["ssh-keygen", "-q", "-t", "rsa", "-b", "3072", "-N", "", "-f", str(key)], check=True)
+    gateway.cli("key", "add", "rita", f"{key}.pub")
+    argv = gateway.ssh_argv(key, "whoami")
+    assert subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout.startswith("rita")
+    sha1 = [argv[0], "-o", "PubkeyAcceptedAlgorithms=ssh-rsa", *argv[1:]]
+    refused = subprocess.run(sha1, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert refused.returncode == 255 and "Permission denied (publickey)" in refused.stderr, refused.stderr
