@@ -71,3 +71,35 @@ def mark_interrupted(
         if _end(session, release.id, "interrupted", now, error=why):
             ended.append(_by_id(session, release.id))
     return ended
+
+
+def started_since(session: Session, fleet_id: int, node_id: str, since: datetime) -> list[Release]:
+    """The releases of the fleet this node started since `since`, newest first (what one push started)."""
+    rows = session.execute(
+        _query()
+        .where(
+            models.Release.fleet_id == fleet_id,
+            models.Release.node_id == node_id,
+            models.Release.created_at >= since,
+        )
+        .order_by(models.Release.id.desc())
+    )
+    return [_release(*found) for found in rows]
+
+
+def interrupt(
+    session: Session, fleet_id: int, node_id: str, since: datetime, why: str, now: datetime | None = None
+) -> list[Release]:
+    """Mark `interrupted` the fleet's running releases this node started since `since` (a shutdown)."""
+    now = now or utcnow()
+    ended = []
+    for release in started_since(session, fleet_id, node_id, since):
+        # Compare-and-swap on `running`: a build that ended meanwhile keeps its own ending.
+        if release.status == "running" and _end(session, release.id, "interrupted", now, error=why):
+            session.execute(
+                delete(models.Lease)
+                .where(models.Lease.kind == LEASE_KIND, models.Lease.subject == release.hash)
+                .execution_options(synchronize_session=False)
+            )
+            ended.append(_by_id(session, release.id))
+    return ended

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import signal
+import os
 
+from . import health_probes, listeners
 from .db import Database
+from .health_probes import Health
+from .log_output import LogOutput
 from .settings import Settings, SettingsError
 
 log = logging.getLogger("fleetgate")
@@ -64,8 +65,8 @@ def build_gateway(settings: Settings, database: Database, pipeline=None, command
     return Gateway(config, Access(database), pipeline or _pipeline(settings, database), commands)
 
 
-def http_api(settings: Settings, database: Database):
-    """The device API's server, its socket bound now (a bad address or certificate stops the start)."""
+def http_api(settings: Settings, database: Database, health: Health):
+    """The HTTP API's server, its socket bound now (a bad address or certificate stops the start)."""
     from fleetgate.deploy.api.app import ApiConfig, create_app
     from fleetgate.deploy.api.http_server import HttpServer, Listen, ListenError, bind
     from fleetgate.deploy.api.target_state import RegistryCredentials
@@ -74,6 +75,8 @@ def http_api(settings: Settings, database: Database):
     from fleetgate.deploy.registry_token_route import registry_token_router
     from fleetgate.operations.scope import Context
     from fleetgate.user_api import BodyLimit, user_api_router
+
+    from .health_route import health_router
 
     listen = Listen(settings.http_host, settings.http_port, settings.http_cert, settings.http_key)
     try:
@@ -91,6 +94,7 @@ def http_api(settings: Settings, database: Database):
     except SigningKeyError as error:
         raise SettingsError(str(error)) from None
     app.include_router(user_api_router(Context(database, settings)))  # /v1/ for users, by access token
+    app.include_router(health_router(health))  # GET /healthz, for systemd, load balancers and monitoring
     app.add_middleware(BodyLimit)  # outermost: a user route's big body is refused before anything reads it
     return HttpServer(app, hub, sock, listen)
 
@@ -114,15 +118,33 @@ def getting_started(settings: Settings, port: int, http_url: str | None = None) 
     )
 
 
-def run(settings: Settings, database: Database, pipeline=None, commands=None) -> None:
-    """Serve SSH and the device API (HTTP) in the foreground until SIGTERM or SIGINT."""
-    from fleetgate.gitd.server import serve_forever
+def health_checks(settings: Settings, database: Database) -> Health:
+    """The probes of `GET /healthz`: database, the repositories' disk, every build daemon, the registry."""
+    from fleetgate.build.publish import Registry
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # asyncssh logs every command line at INFO, and a user's `env set KEY=VALUE` carries a secret; fleetgate
-    # logs each command itself, with values masked (gitd/user_commands.py).
-    logging.getLogger("asyncssh").setLevel(logging.WARNING)
+    base_url = Registry(settings.registry).base_url if settings.registry else None
+    return Health(
+        [
+            health_probes.database(database),
+            health_probes.disk(settings.repositories, settings.min_free_bytes),
+            health_probes.docker_daemons([(b.name, b.url) for b in settings.builders]),
+            health_probes.registry(settings.registry, base_url),
+        ]
+    )
+
+
+def run(settings: Settings, database: Database, pipeline=None, commands=None) -> None:
+    """Serve SSH and the HTTP API in the foreground until SIGTERM or SIGINT (fleetgate/service.py)."""
+    from fleetgate import settings as setting_table
+
+    from .service import Service
+
+    # Both addresses first: one in use is one line (and exit 1), before anything else is done.
+    ssh = listeners.bind(settings.ssh_host, settings.ssh_port, "SSH", "FLEETGATE_SSH_LISTEN")
+    logs = LogOutput(settings.log)
     settings.repositories.mkdir(parents=True, exist_ok=True)
+    health = health_checks(settings, database)
+    http = http_api(settings, database, health)
     from fleetgate import push_queue
     from fleetgate.hooks.recovery import reconcile
 
@@ -132,26 +154,18 @@ def run(settings: Settings, database: Database, pipeline=None, commands=None) ->
     if succeeded or interrupted:
         log.info("after a restart: %d releases finished, %d interrupted", succeeded, interrupted)
     gateway = build_gateway(settings, database, pipeline, commands)
-    http = http_api(settings, database)
 
     def ready(port: int) -> None:
         print(getting_started(settings, port, settings.public_http_url or http.url), flush=True)
 
-    async def main() -> None:
-        web = asyncio.create_task(http.serve())
-        task = asyncio.create_task(serve_forever(gateway, ready=ready))
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, task.cancel)
-        try:
-            # Either ending ends both: a signal cancels the SSH task, a failed HTTP server ends `web`.
-            await asyncio.wait({task, web}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            await http.stop()
-            await web
-            log.info("fleetgate stopped")
+    def reread() -> tuple[Settings, dict[str, str]]:
+        return setting_table.load(), setting_table.effective()
 
-    asyncio.run(main())
+    service = Service(settings, setting_table.effective(), gateway, http, ssh, logs, reread)
+    try:
+        left = service.run(ready)
+    finally:
+        health.close()
+    if left:  # their threads would hold the interpreter's exit (it joins them): leave without waiting
+        logs.close()
+        os._exit(1)

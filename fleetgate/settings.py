@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .limits import Limits
+from .log_lines import FORMATTERS
+from .log_output import LEVELS, LogSetting
 from .setting_sources import HOME, Known, Values, default_home, layers
 from .setting_sources import SettingsError as SettingsError  # where every caller has always found it
 
@@ -97,6 +99,10 @@ class Settings:
     public_ssh_url: str | None = None
     public_http_url: str | None = None
     docker_cli: str = DEBIAN_DOCKER  # an absolute path when found; "" when no client was found
+    log: LogSetting = LogSetting()
+    shutdown_grace: float = 30.0  # SIGTERM: how long running pushes may finish before they are interrupted
+    min_free_bytes: int = 1 << 30  # GET /healthz: the repositories' disk is down below this
+    notify_socket: str | None = None  # systemd's $NOTIFY_SOCKET (Type=notify): not a setting, systemd's
 
     @property
     def repositories(self) -> Path:
@@ -201,6 +207,11 @@ KNOWN: tuple[Known, ...] = (
     Known("FLEETGATE_READINESS_DELAY", str(int(_ROLLOUT.readiness_delay))),
     Known("FLEETGATE_ROLLOUT_PARALLEL", str(_ROLLOUT.parallel)),
     Known("FLEETGATE_RELEASES_KEPT", str(_ROLLOUT.keep)),
+    Known("FLEETGATE_LOG_LEVEL", "info"),
+    Known("FLEETGATE_LOG_FORMAT", "text"),
+    Known("FLEETGATE_LOG_FILE"),
+    Known("FLEETGATE_SHUTDOWN_GRACE", "30"),
+    Known("FLEETGATE_MIN_FREE_BYTES", str(1 << 30)),
 )
 _BY_NAME = {known.name: known for known in KNOWN}
 
@@ -210,6 +221,12 @@ def values(env: Mapping[str, str] | None = None) -> Values:
     env = dict(os.environ if env is None else env)
     home = Path(env.get(HOME) or default_home(env)).absolute()
     return Values(env, home, layers(env, home, _BY_NAME), _BY_NAME)
+
+
+def effective(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Every setting's value as read now, by name (what SIGHUP compares to tell what changed)."""
+    found = values(env)
+    return {known.name: found[known.name] for known in KNOWN}
 
 
 # ---- parsing ---------------------------------------------------------------------------------------------
@@ -253,6 +270,13 @@ def _int(v: Values, name: str) -> int:
         return int(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+
+
+def _at_least_0(v: Values, name: str) -> int:
+    value = _int(v, name)
+    if value < 0:
+        raise SettingsError(f"{name}={value} is below 0; set it to 0 or more")
+    return value
 
 
 def _public_url(v: Values, name: str, schemes: tuple[str, ...], example: str) -> str | None:
@@ -338,7 +362,22 @@ def _settings(v: Values) -> Settings:
             v, "FLEETGATE_PUBLIC_HTTP_URL", ("http", "https"), "https://gw.example.org"
         ),
         docker_cli=_docker_cli(v),
+        log=_log(v),
+        shutdown_grace=float(_at_least_0(v, "FLEETGATE_SHUTDOWN_GRACE")),
+        min_free_bytes=_at_least_0(v, "FLEETGATE_MIN_FREE_BYTES"),
+        notify_socket=v.environment.get("NOTIFY_SOCKET") or None,
     )
+
+
+def _log(v: Values) -> LogSetting:
+    """`FLEETGATE_LOG_LEVEL`, `FLEETGATE_LOG_FORMAT` and `FLEETGATE_LOG_FILE`."""
+    level, form = v["FLEETGATE_LOG_LEVEL"].lower(), v["FLEETGATE_LOG_FORMAT"].lower()
+    if level not in LEVELS:
+        raise SettingsError(f"FLEETGATE_LOG_LEVEL={level!r} is none of {', '.join(LEVELS)}")
+    if form not in FORMATTERS:
+        raise SettingsError(f"FLEETGATE_LOG_FORMAT={form!r} is neither text nor json")
+    file = v["FLEETGATE_LOG_FILE"]
+    return LogSetting(level, form, Path(file).absolute() if file else None)
 
 
 def _http_tls(v: Values) -> dict[str, Path | None]:

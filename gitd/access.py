@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fleetgate import fleets, keys
+from datetime import datetime
+
+from fleetgate import fleets, keys, release_leases
 from fleetgate.db import Database
 from fleetgate.fleets import Fleet
+from fleetgate.releases import Release
 
 
 class Access:
@@ -32,3 +35,14 @@ class Access:
             return keys.find_key_owner(session, fingerprint) == user and fleets.may_push(
                 session, user, fleet_id
             )
+
+    def release_of_push(self, fleet_id: int, node_id: str, since: datetime) -> Release | None:
+        """The release a push started: the newest this node started for the fleet since the push began."""
+        with self.database.session(readonly=True) as session:
+            found = release_leases.started_since(session, fleet_id, node_id, since)
+            return found[0] if found else None
+
+    def interrupt_releases(self, fleet_id: int, node_id: str, since: datetime, why: str) -> list[Release]:
+        """End as `interrupted` the running releases a push started (the shutdown stops it)."""
+        with self.database.session() as session:
+            return release_leases.interrupt(session, fleet_id, node_id, since, why)

@@ -31,6 +31,10 @@ class WaitTimeout(Exception):
     """The push waited longer than the wait limit."""
 
 
+class Closed(Exception):
+    """The gateway is shutting down: a push that has not started does not start."""
+
+
 Run = Callable[..., Awaitable[Any]]  # runs a blocking function off the event loop
 
 
@@ -41,6 +45,11 @@ class FleetQueue:
         self.database = database
         self.node_id = node_id
         self._run = run
+        self.closed = False
+
+    def close(self) -> None:
+        """Let no more pushes in: waiting ones and newcomers get `Closed`."""
+        self.closed = True
 
     def _join(self, fleet_id: int) -> tuple[push_queue.Ticket, push_queue.Turn]:
         with self.database.session() as session:
@@ -61,6 +70,8 @@ class FleetQueue:
         try:
             if turn.state != "holding":
                 await self._wait(ticket, turn, notify, timeout)
+            if self.closed:
+                raise Closed
             keeper = asyncio.create_task(self._keep(ticket))
             try:
                 yield
@@ -73,6 +84,8 @@ class FleetQueue:
         deadline = time.monotonic() + timeout
         told = 0
         while turn.state == "waiting":
+            if self.closed:
+                raise Closed
             if turn.position != told:
                 told = turn.position
                 notify(told)

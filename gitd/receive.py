@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dulwich.protocol import (
@@ -27,6 +27,7 @@ from fleetgate.limits import Limits
 
 from .bridge import ChannelClosed
 from .ingest import PackRejected
+from .interruption import SHUTDOWN_REASON, Interruption
 from .pipeline import (
     ZERO_SHA,
     Decision,
@@ -75,6 +76,15 @@ class ReceiveContext:
     pipeline: Pipeline
     still_allowed: Callable[[], bool]
     unpack_pool: Executor | None = None
+    interruption: Interruption = field(default_factory=Interruption)  # the shutdown's, once the grace is over
+
+
+@dataclass(frozen=True)
+class Received:
+    """How a push ended, for the operator's log: each ref's result, and whether fleetgate was at fault."""
+
+    results: tuple[RefResult, ...] = ()  # () when the client asked for no update
+    fault: bool = False
 
 
 class ReceiveSession:
@@ -93,27 +103,29 @@ class ReceiveSession:
         self.cancelled = cancelled
         self.refs = RefStore(ctx.repo_path)
 
-    def run(self) -> None:
+    def run(self) -> Received:
         """Serve the whole exchange; returns when the report is sent (or nothing was asked)."""
         advertised = self._advertise()
         updates, caps = self._read_commands()
         if not updates:
-            return
+            return Received()
         options = self._read_push_options() if b"push-options" in caps else ()
         out = SidebandWriter(self.proto, b"side-band-64k" in caps, self.stderr)
         quarantine = Quarantine(self.ctx.repo_path / "objects")
         try:
-            self._receive(updates, caps, options, advertised, quarantine, out)
+            return self._receive(updates, caps, options, advertised, quarantine, out)
         except ChannelClosed:
             raise
         except Exception:
             # fleetgate's fault: the pusher gets a reference, the operator the traceback.
             reference = uuid.uuid4().hex[:8]
             log.exception("push to %s failed (reference %s)", self.ctx.fleet.slug, reference)
-            reason = f"internal error in fleetgate (reference {reference}); nothing was changed".encode()
+            reason = f"internal error in fleetgate (reference {reference}); nothing was changed"
             out.report(
-                [b"unpack " + reason + b"\n"] + [b"ng " + u.ref + b" " + reason + b"\n" for u in updates]
+                [b"unpack " + reason.encode() + b"\n"]
+                + [b"ng " + u.ref + b" " + reason.encode() + b"\n" for u in updates]
             )
+            return Received(tuple(RefResult(u.ref, False, reason) for u in updates), fault=True)
         finally:
             quarantine.discard()
 
@@ -150,7 +162,7 @@ class ReceiveSession:
 
     def _receive(
         self, updates, caps, options, advertised, quarantine: Quarantine, out: SidebandWriter
-    ) -> None:
+    ) -> Received:
         try:
             if any(not u.is_delete for u in updates):
                 self._ingest(updates, quarantine)
@@ -161,9 +173,9 @@ class ReceiveSession:
                 [b"unpack " + _one_line(str(e)) + b"\n"]
                 + [b"ng " + u.ref + b" " + _one_line(str(e)) + b"\n" for u in updates]
             )
-            return
+            return Received(tuple(RefResult(u.ref, False, str(e)) for u in updates))
         push = Push(self.ctx.fleet, self.ctx.pusher, tuple(updates), options, quarantine.store, advertised)
-        decision = self._decide(push, out)
+        decision, fault = self._decide(push, out)
         results = self._apply(push, decision, quarantine, b"atomic" in caps)
         if decision.after_update is not None:
             self._after_update(decision, results, out)
@@ -174,6 +186,7 @@ class ReceiveSession:
                 for r in results
             ]
         )
+        return Received(tuple(results), fault)
 
     def _ingest(self, updates: list[RefUpdate], quarantine: Quarantine) -> None:
         tips = [u.new for u in updates if not u.is_delete]
@@ -195,6 +208,9 @@ class ReceiveSession:
         try:
             decision.after_update(results)
         except Exception:
+            if self.ctx.interruption.interrupted:  # the shutdown ended the release first: nothing to repair
+                log.info("push to %s: its release was interrupted by the shutdown", self.ctx.fleet.slug)
+                return
             reference = uuid.uuid4().hex[:8]
             log.exception("recording the push to %s failed (reference %s)", self.ctx.fleet.slug, reference)
             out.line(
@@ -205,29 +221,34 @@ class ReceiveSession:
         recv = getattr(self.proto, "recv", None)
         return recv(size) if recv is not None else self.proto.read(size)
 
-    def _decide(self, push: Push, out: SidebandWriter) -> Decision:
+    def _decide(self, push: Push, out: SidebandWriter) -> tuple[Decision, bool]:
+        """The pipeline's decision, and whether it failed by fleetgate's fault."""
         done = threading.Event()
         keepalive = threading.Thread(target=_keep_alive, args=(out, done, self.cancelled), daemon=True)
         keepalive.start()
         try:
             decision = self.ctx.pipeline(push, out, self.cancelled)
         except Exception:
+            if self.ctx.interruption.interrupted:  # the shutdown ended its release under it: no fault
+                log.info("push to %s interrupted by the shutdown", push.fleet.slug)
+                return Decision(tuple(Verdict.reject(u.ref, SHUTDOWN_REASON) for u in push.updates)), False
             log.exception("pipeline failed for a push to %s", push.fleet.slug)
-            return Decision(
-                tuple(Verdict.reject(u.ref, "internal error; see the gateway log") for u in push.updates)
-            )
+            reason = "internal error; see the gateway log"
+            return Decision(tuple(Verdict.reject(u.ref, reason) for u in push.updates)), True
         finally:
             done.set()
             keepalive.join()
         known = {v.ref for v in decision.verdicts}
         missing = [Verdict.reject(u.ref, "no verdict") for u in push.updates if u.ref not in known]
-        return Decision(decision.verdicts + tuple(missing), decision.after_update)
+        return Decision(decision.verdicts + tuple(missing), decision.after_update), False
 
     def _apply(self, push: Push, decision: Decision, quarantine: Quarantine, atomic: bool) -> list[RefResult]:
         by_ref = {u.ref: u for u in push.updates}
         accepted = [v for v in decision.verdicts if v.ok]
         if atomic and len(accepted) != len(decision.verdicts):
             return [RefResult(v.ref, False, v.reason or "atomic push failed") for v in decision.verdicts]
+        if accepted and not self.ctx.interruption.commit():  # the shutdown came first: no ref moves
+            return [RefResult(v.ref, False, SHUTDOWN_REASON) for v in decision.verdicts]
         if accepted and not self.ctx.still_allowed():
             # Checked again just before any ref moves: a key revoked mid-push stops the push.
             return [RefResult(v.ref, False, "access revoked during the push") for v in decision.verdicts]

@@ -10,7 +10,8 @@ import asyncio
 import contextlib
 import logging
 import os
-import threading
+import socket
+import time
 import typing
 import urllib.parse
 from collections.abc import Callable
@@ -23,14 +24,15 @@ from dulwich.protocol import Protocol, pkt_line
 from fleetgate.asyncssh_import import asyncssh
 from fleetgate.limits import Limits
 
-from . import algorithms
+from . import algorithms, audit
 from .access import Access
 from .bridge import ChannelBridge, ChannelClosed, TextIn, TextOut
 from .commands import NOT_FOUND_MESSAGE, VERBS, CommandRefused, parse_command, refusal_message
 from .pipeline import Pipeline, Pusher
-from .queue import FleetQueue, Superseded, WaitTimeout
-from .receive import ProtocolViolation, ReceiveContext, ReceiveSession
+from .queue import Closed, FleetQueue, Superseded, WaitTimeout
+from .receive import ProtocolViolation, ReceiveContext, Received, ReceiveSession
 from .repos import repository_path
+from .sessions import Running, Sessions
 from .unpack import worker_pool
 from .upload import serve_upload_pack
 from .user_commands import HELP_FLAGS, UserCommand, help_text, is_user_command, parse_user_command
@@ -38,8 +40,10 @@ from .user_commands import VERBS as USER_VERBS
 
 # The user commands that run a `fleetgate` command (help and whoami are answered here).
 RUN_VERBS = frozenset(verb for verb, spec in USER_VERBS.items() if spec.command)
+CLOSING = "the gateway is shutting down; try again in a minute"
 
 log = logging.getLogger(__name__)
+T = typing.TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,12 @@ class Gateway:
         self.lookups = ThreadPoolExecutor(4, thread_name_prefix="lookup")
         self.unpackers = worker_pool(config.limits.unpack_workers) if config.limits.unpack_workers else None
         self.unauthenticated = 0
+        self.sessions = Sessions()
+
+    def close(self) -> None:
+        """Take no new sessions or pushes; the ones running go on (gitd/shutdown.py)."""
+        self.sessions.closing = True
+        self.queue.close()
 
     async def lookup(self, fn, *args):
         """Run a blocking database lookup off the event loop."""
@@ -104,9 +114,15 @@ class GitSSHServer(asyncssh.SSHServer):
         self.fingerprint = ""
         self._candidate: tuple[str, str] | None = None
         self._counted = False
+        self._peer: tuple[str, int] = ("?", 0)
+        self._login: str | None = None  # the SSH user name the client asked for, once it did
+        self._offered: str | None = None  # the fingerprint of the last key it offered
+        self._keys_tried = 0
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self.conn = conn
+        peer = conn.get_extra_info("peername") or ("?", 0)
+        self._peer = (str(peer[0]), int(peer[1]))
         self.gateway.unauthenticated += 1
         self._counted = True
         if self.gateway.unauthenticated > self.gateway.config.limits.unauthenticated_connections:
@@ -115,6 +131,8 @@ class GitSSHServer(asyncssh.SSHServer):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._uncount()
+        if self.user is None and self._login is not None:
+            audit.log_failed_login(self._login, *self._peer, self._offered, self._keys_tried)
 
     def _uncount(self) -> None:
         if self._counted:
@@ -122,6 +140,7 @@ class GitSSHServer(asyncssh.SSHServer):
             self._counted = False
 
     def begin_auth(self, username: str) -> bool:
+        self._login = username
         # Must be True: False or None would let a client in without any credentials.
         return True
 
@@ -148,6 +167,7 @@ class GitSSHServer(asyncssh.SSHServer):
             )
             return False
         fingerprint = key.get_fingerprint("sha256")
+        self._offered, self._keys_tried = fingerprint, self._keys_tried + 1
         owner = await self.gateway.lookup(self.gateway.access.key_owner, fingerprint)
         if owner is None or username not in ("git", owner):
             self._candidate = None
@@ -169,15 +189,25 @@ class GitSSHServer(asyncssh.SSHServer):
 
     async def _run(self, process: asyncssh.SSHServerProcess) -> None:
         assert self.user is not None
-        try:
-            status = await self._serve(process)
-        except Exception:
-            log.exception("session of %s failed", self.user)
-            status = 1
+        if self.gateway.sessions.closing:
+            process.stderr.write(f"fleetgate: {CLOSING}\n".encode())
+            process.exit(1)
+            return
+        with self.gateway.sessions.track(Running(process)) as running:
+            # The channel closing (the client went away) stops the session's work, as a shutdown does.
+            watch = asyncio.ensure_future(process.channel.wait_closed())
+            watch.add_done_callback(lambda _f: running.cancelled.set())
+            try:
+                status = await self._serve(process, running)
+            except Exception:
+                log.exception("session of %s failed", self.user)
+                status = 1
+            finally:
+                watch.cancel()
         if not process.is_closing():
             process.exit(status)
 
-    async def _serve(self, process: asyncssh.SSHServerProcess) -> int:
+    async def _serve(self, process: asyncssh.SSHServerProcess, running: Running) -> int:
         user = self.user
         assert user is not None
         line = process.command or ""
@@ -190,23 +220,63 @@ class GitSSHServer(asyncssh.SSHServer):
             process.stderr.write(said.encode() + b"\r\n")
             return 1
         if self.gateway.commands is not None and is_user_command(line, tuple(VERBS)):
-            return await self._user_command(process, user, line)
+            running.kind = "command"
+            return await self._user_command(process, user, line, running)
         try:
             command = parse_command(line)
         except CommandRefused:
+            audit.log_session("command", user, self.fingerprint, "(refused)", "refused", 0.0)
             hint = f" (or see: {self._ssh_hint()} help)" if self.gateway.commands is not None else ""
             process.stderr.write(refusal_message(user).encode() + hint.encode() + b"\n")
             return 1
         fleet = await self.gateway.lookup(self.gateway.access.fleet_for, user, command.owner, command.fleet)
         if fleet is None:
+            audit.log_session("command", user, self.fingerprint, line, "refused: not found", 0.0)
             process.stdout.write(pkt_line(b"ERR " + NOT_FOUND_MESSAGE.encode()))
             return 1
         repo = repository_path(self.gateway.config.repositories, fleet.id)
         if command.verb == "git-upload-pack":
-            return await self._in_worker(process, lambda proto, _bridge, _c: serve_upload_pack(repo, proto))
-        return await self._receive(process, user, fleet, repo)
+            running.kind = "fetch"
+            started = time.monotonic()
+            status, _ = await self._in_worker(
+                process, running, lambda proto, _bridge, _c: serve_upload_pack(repo, proto)
+            )
+            audit.log_session("fetch", user, self.fingerprint, fleet.slug, status, time.monotonic() - started)
+            return status
+        running.kind, running.fleet_id = "push", fleet.id
+        started = time.monotonic()
+        status, received, refusal = await self._receive(process, user, fleet, repo, running)
+        release = await self.gateway.lookup(
+            self.gateway.access.release_of_push, fleet.id, self.gateway.config.node_id, running.started
+        )
+        status_of = None if release is None else release.status
+        if refusal:
+            outcome, reason = "refused", refusal
+        else:
+            outcome, reason = audit.push_outcome(
+                None if received is None else received.results,
+                received is not None and received.fault,
+                status_of,
+            )
+        audit.log_push(
+            audit.PushEnd(
+                outcome,
+                user,
+                self.fingerprint,
+                fleet.slug,
+                time.monotonic() - started,
+                None if release is None else release.name,
+                None if release is None else release.hash,
+                status_of,
+                reason,
+            )
+        )
+        return status
 
-    async def _receive(self, process: asyncssh.SSHServerProcess, user: str, fleet, repo: Path) -> int:
+    async def _receive(
+        self, process: asyncssh.SSHServerProcess, user: str, fleet, repo: Path, running: Running
+    ) -> tuple[int, Received | None, str]:
+        """Hold the fleet and receive the push: exit status, how it ended, why it never started."""
         limits = self.gateway.config.limits
         access = self.gateway.access
         fingerprint = self.fingerprint
@@ -218,6 +288,7 @@ class GitSSHServer(asyncssh.SSHServer):
             pipeline=self.gateway.pipeline,
             still_allowed=lambda: access.still_allowed(user, fingerprint, fleet.id),
             unpack_pool=self.gateway.unpackers,
+            interruption=running.interruption,
         )
 
         def notify(position: int) -> None:
@@ -226,22 +297,25 @@ class GitSSHServer(asyncssh.SSHServer):
 
         try:
             async with self.gateway.queue.hold(fleet.id, notify, limits.lock_wait_seconds):
-                return await self._in_worker(
+                status, received = await self._in_worker(
                     process,
+                    running,
                     lambda proto, bridge, cancelled: ReceiveSession(
                         ctx, proto, bridge.write_stderr, cancelled
                     ).run(),
                 )
+                return status, received, ""
         except Superseded:
-            process.stdout.write(pkt_line(f"ERR superseded by a newer push to {fleet.slug}".encode()))
+            refusal = f"superseded by a newer push to {fleet.slug}"
         except WaitTimeout:
-            process.stdout.write(
-                pkt_line(
-                    f"ERR gave up after waiting {limits.lock_wait_seconds:.0f} s for another push to "
-                    f"{fleet.slug}; push again later".encode()
-                )
+            refusal = (
+                f"gave up after waiting {limits.lock_wait_seconds:.0f} s for another push to "
+                f"{fleet.slug}; push again later"
             )
-        return 1
+        except Closed:
+            refusal = CLOSING
+        process.stdout.write(pkt_line(f"ERR {refusal}".encode()))
+        return 1, None, refusal
 
     def _ssh_hint(self) -> str:
         config = self.gateway.config
@@ -250,14 +324,24 @@ class GitSSHServer(asyncssh.SSHServer):
             return f"ssh -p {url.port or 22} {url.username or 'git'}@{url.hostname}"
         return f"ssh -p {config.port} git@{config.host}"
 
-    async def _user_command(self, process: asyncssh.SSHServerProcess, user: str, line: str) -> int:
+    async def _user_command(
+        self, process: asyncssh.SSHServerProcess, user: str, line: str, running: Running
+    ) -> int:
         try:
             command = parse_user_command(line)
         except CommandRefused as refused:
-            log.info("user %s (key %s): command refused: %s", user, self.fingerprint, refused)
+            audit.log_session("command", user, self.fingerprint, "(refused)", f"refused: {refused}", 0.0)
             process.stderr.write(f"fleetgate: {refused}\n".encode())
             return 1
-        log.info("user %s (key %s) runs: %s", user, self.fingerprint, command.logged())
+        started = time.monotonic()
+        status = await self._answer(process, user, command, running)
+        seconds = time.monotonic() - started
+        audit.log_session("command", user, self.fingerprint, command.logged(), status, seconds)
+        return status
+
+    async def _answer(
+        self, process: asyncssh.SSHServerProcess, user: str, command: UserCommand, running: Running
+    ) -> int:
         if command.verb == "help" and command.args[:1] and command.args[0] in RUN_VERBS:
             command = UserCommand(command.args[0], ("--help",))  # `help releases` = `releases --help`
         if command.verb in ("help", "whoami") and (
@@ -268,54 +352,47 @@ class GitSSHServer(asyncssh.SSHServer):
         if command.verb == "whoami":
             process.stdout.write(f"{user}\nkey {self.fingerprint}\n".encode())
             return 0
-        return await self._run_command(process, user, command)
+        return await self._run_command(process, user, command, running)
 
-    async def _run_command(self, process: asyncssh.SSHServerProcess, user: str, command: UserCommand) -> int:
+    async def _run_command(
+        self, process: asyncssh.SSHServerProcess, user: str, command: UserCommand, running: Running
+    ) -> int:
         loop = asyncio.get_running_loop()
         bridge = ChannelBridge(loop, process)
-        closed = threading.Event()
-        watch = asyncio.ensure_future(process.channel.wait_closed())
-        watch.add_done_callback(lambda _f: closed.set())
         streams = (TextIn(bridge), TextOut(bridge.write), TextOut(bridge.write_stderr))
         runner = self.gateway.commands
         assert runner is not None
         fingerprint = self.fingerprint
+        stopped = running.cancelled.is_set
 
         def run() -> int:
             try:
-                return runner(user, fingerprint, command.argv(user), streams, closed.is_set, command.label)
+                return runner(user, fingerprint, command.argv(user), streams, stopped, command.label)
             except ChannelClosed:
                 return 1
 
-        try:
-            return await loop.run_in_executor(self.gateway.command_pool, run)
-        finally:
-            watch.cancel()
+        return await loop.run_in_executor(self.gateway.command_pool, run)
 
-    async def _in_worker(self, process: asyncssh.SSHServerProcess, work) -> int:
+    async def _in_worker(
+        self, process: asyncssh.SSHServerProcess, running: Running, work: Callable[..., T]
+    ) -> tuple[int, T | None]:
+        """Run a blocking protocol exchange in the push pool: its exit status, and its result once done."""
         loop = asyncio.get_running_loop()
         bridge = ChannelBridge(loop, process)
         proto = Protocol(bridge.read, bridge.write)
         proto.recv = bridge.recv  # type: ignore[attr-defined]
-        cancelled = threading.Event()
-        watch = asyncio.ensure_future(process.channel.wait_closed())
-        watch.add_done_callback(lambda _f: cancelled.set())
 
-        def run() -> int:
+        def run() -> tuple[int, T | None]:
             try:
-                work(proto, bridge, cancelled)
-                return 0
+                return 0, work(proto, bridge, running.cancelled)
             except ChannelClosed:
                 log.info("client went away")
-                return 1
+                return 1, None
             except ProtocolViolation as e:
                 _try(bridge.write_stderr, f"fleetgate: {e}\n".encode())
-                return 1
+                return 1, None
 
-        try:
-            return await loop.run_in_executor(self.gateway.pool, run)
-        finally:
-            watch.cancel()
+        return await loop.run_in_executor(self.gateway.pool, run)
 
 
 def _try(fn, *args) -> None:
@@ -334,13 +411,15 @@ def load_host_key(path: Path) -> asyncssh.SSHKey:
     return asyncssh.read_private_key(str(path))
 
 
-async def start(gateway: Gateway) -> asyncssh.SSHAcceptor:
-    """Listen for SSH connections; returns the acceptor (its sockets tell the bound port)."""
+async def start(gateway: Gateway, sock: socket.socket) -> asyncssh.SSHAcceptor:
+    """Listen for SSH connections on `sock` (bound by the caller: a taken port is its one-line error)."""
+    removed = recover(gateway.config.repositories)
+    if removed:
+        log.info("removed %d leftovers of interrupted pushes", removed)
     config = gateway.config
-    return await asyncssh.create_server(
+    acceptor = await asyncssh.create_server(
         lambda: GitSSHServer(gateway),
-        config.host,
-        config.port,
+        sock=sock,
         server_host_keys=[load_host_key(config.host_key_path)],
         kex_algs=algorithms.KEX,
         encryption_algs=algorithms.ENCRYPTION,
@@ -356,6 +435,8 @@ async def start(gateway: Gateway) -> asyncssh.SSHAcceptor:
         keepalive_interval=config.limits.keepalive_interval,
         keepalive_count_max=4,
     )
+    log.info("fleetgate SSH listening on %s:%d", config.host, sock.getsockname()[1])
+    return acceptor
 
 
 def recover(repositories: Path) -> int:
@@ -371,21 +452,10 @@ def recover(repositories: Path) -> int:
     return removed
 
 
-async def serve_forever(gateway: Gateway, ready=None) -> None:
-    """Run the SSH edge until cancelled (SIGTERM/SIGINT are the caller's to turn into a cancel)."""
-    removed = recover(gateway.config.repositories)
-    if removed:
-        log.info("removed %d leftovers of interrupted pushes", removed)
-    acceptor = await start(gateway)
-    port = acceptor.sockets[0].getsockname()[1]
-    log.info("fleetgate SSH listening on %s:%d", gateway.config.host, port)
-    if ready is not None:
-        ready(port)
-    try:
-        await acceptor.wait_closed()
-    finally:
-        acceptor.close()
-        gateway.pool.shutdown(wait=False, cancel_futures=True)
-        gateway.command_pool.shutdown(wait=False, cancel_futures=True)
-        if gateway.unpackers is not None:
-            gateway.unpackers.shutdown(wait=False, cancel_futures=True)
+def stop_pools(gateway: Gateway) -> None:
+    """Let the worker pools go once the sessions have ended (or been given up on)."""
+    gateway.pool.shutdown(wait=False, cancel_futures=True)
+    gateway.command_pool.shutdown(wait=False, cancel_futures=True)
+    gateway.lookups.shutdown(wait=False, cancel_futures=True)
+    if gateway.unpackers is not None:
+        gateway.unpackers.shutdown(wait=False, cancel_futures=True)

@@ -19,6 +19,8 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
+from fleetgate import listeners
+
 from .wakeups import WakeupHub
 
 LOOPBACK_NAMES = ("localhost", "ip6-localhost")
@@ -67,14 +69,10 @@ def check_listen(listen: Listen) -> None:
 def bind(listen: Listen) -> socket.socket:
     """A listening socket on the configured address (port 0: a free one)."""
     check_listen(listen)
-    family = socket.AF_INET6 if ":" in listen.host else socket.AF_INET
     try:
-        return socket.create_server((listen.host, listen.port), family=family, backlog=1024)
-    except OSError as error:
-        raise ListenError(
-            f"cannot listen for HTTP on {listen.host}:{listen.port} ({error.strerror}); "
-            "set FLEETGATE_HTTP_LISTEN to a free HOST:PORT"
-        ) from None
+        return listeners.bind(listen.host, listen.port, "HTTP", "FLEETGATE_HTTP_LISTEN")
+    except listeners.ListenError as error:
+        raise ListenError(str(error)) from None
 
 
 def url_of(sock: socket.socket, listen: Listen) -> str:
