@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 
+from . import daily_prune
 from .db import Database
 from .settings import Settings, SettingsError
 
@@ -138,6 +139,7 @@ def run(settings: Settings, database: Database, pipeline=None, commands=None) ->
         print(getting_started(settings, port, http.url), flush=True)
 
     async def main() -> None:
+        daily_prune.schedule(settings, database)  # FLEETGATE_PRUNE_INTERVAL; ends with the loop
         web = asyncio.create_task(http.serve())
         task = asyncio.create_task(serve_forever(gateway, ready=ready))
         loop = asyncio.get_running_loop()

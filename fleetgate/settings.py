@@ -22,6 +22,9 @@ from .setting_sources import SettingsError as SettingsError  # where every calle
 
 # Debian's 20.10 client when it is there: the newer client on PATH refuses DOCKER_BUILDKIT=1 without buildx.
 DEBIAN_DOCKER = "/usr/bin/docker"
+RELEASES_KEPT = 5  # as kamal's retain_containers
+PRUNE_INTERVAL = 86400.0  # daily
+OFF = ("off", "0", "no", "false")
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,6 @@ class RolloutSetting:
     drain_timeout: float = 30.0
     readiness_delay: float = 7.0  # a service without a health check must keep running this long
     parallel: int = 4  # servers rolled out at once after the canary
-    keep: int = 5  # releases kept on each server beyond the running one
 
 
 def _reachable(host: str) -> str:
@@ -97,6 +99,10 @@ class Settings:
     public_ssh_url: str | None = None
     public_http_url: str | None = None
     docker_cli: str = DEBIAN_DOCKER  # an absolute path when found; "" when no client was found
+    # Releases whose images stay on build daemons, in the registry and on servers (kamal's retention,
+    # the running one included); None: nothing is ever pruned. `serve` prunes every `prune_interval` s.
+    releases_kept: int | None = RELEASES_KEPT
+    prune_interval: float = PRUNE_INTERVAL  # 0: `serve` never prunes by itself
 
     @property
     def repositories(self) -> Path:
@@ -200,7 +206,8 @@ KNOWN: tuple[Known, ...] = (
     Known("FLEETGATE_DRAIN_TIMEOUT", str(int(_ROLLOUT.drain_timeout))),
     Known("FLEETGATE_READINESS_DELAY", str(int(_ROLLOUT.readiness_delay))),
     Known("FLEETGATE_ROLLOUT_PARALLEL", str(_ROLLOUT.parallel)),
-    Known("FLEETGATE_RELEASES_KEPT", str(_ROLLOUT.keep)),
+    Known("FLEETGATE_RELEASES_KEPT", str(RELEASES_KEPT)),
+    Known("FLEETGATE_PRUNE_INTERVAL", str(int(PRUNE_INTERVAL))),
 )
 _BY_NAME = {known.name: known for known in KNOWN}
 
@@ -338,6 +345,7 @@ def _settings(v: Values) -> Settings:
             v, "FLEETGATE_PUBLIC_HTTP_URL", ("http", "https"), "https://gw.example.org"
         ),
         docker_cli=_docker_cli(v),
+        **_prune(v),
     )
 
 
@@ -367,16 +375,32 @@ def _rollout(v: Values) -> RolloutSetting:
         drain_timeout=float(_int(v, "FLEETGATE_DRAIN_TIMEOUT")),
         readiness_delay=float(_int(v, "FLEETGATE_READINESS_DELAY")),
         parallel=_int(v, "FLEETGATE_ROLLOUT_PARALLEL"),
-        keep=_int(v, "FLEETGATE_RELEASES_KEPT"),
     )
-    if setting.parallel < 1 or setting.keep < 1 or setting.health_timeout <= 0:
+    if setting.parallel < 1 or setting.health_timeout <= 0:
         raise SettingsError(
-            "FLEETGATE_ROLLOUT_PARALLEL, FLEETGATE_RELEASES_KEPT and FLEETGATE_HEALTH_TIMEOUT "
-            "must be whole numbers of at least 1"
+            "FLEETGATE_ROLLOUT_PARALLEL and FLEETGATE_HEALTH_TIMEOUT must be whole numbers of at least 1"
         )
     if setting.drain_timeout < 0 or setting.readiness_delay < 0:
         raise SettingsError("FLEETGATE_DRAIN_TIMEOUT and FLEETGATE_READINESS_DELAY must be 0 or more seconds")
     return setting
+
+
+def _prune(v: Values) -> dict[str, int | float | None]:
+    """`FLEETGATE_RELEASES_KEPT` (releases, or off) and `FLEETGATE_PRUNE_INTERVAL` (seconds, or off)."""
+    raw_kept, raw_interval = v["FLEETGATE_RELEASES_KEPT"], v["FLEETGATE_PRUNE_INTERVAL"]
+    kept, interval = raw_kept.strip().lower(), raw_interval.strip().lower()
+    if kept not in OFF and not (kept.isdigit() and int(kept) >= 1):
+        raise SettingsError(
+            f"FLEETGATE_RELEASES_KEPT={raw_kept!r} is neither a number of releases (at least 1) nor off"
+        )
+    if interval not in OFF and not interval.isdigit():
+        raise SettingsError(
+            f"FLEETGATE_PRUNE_INTERVAL={raw_interval!r} is neither seconds (e.g. 86400) nor off"
+        )
+    return {
+        "releases_kept": None if kept in OFF else int(kept),
+        "prune_interval": 0.0 if interval in OFF else float(interval),
+    }
 
 
 def _registry_token(v: Values) -> dict[str, str]:
