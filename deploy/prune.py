@@ -26,6 +26,7 @@ from .retention_facts import fleet_facts
 from .servers import inventory
 from .servers.fleet_prune import FleetPruned, prune_servers
 from .servers.fleet_rollout import RolloutConfig, target
+from .servers.rollout import ServerTarget
 
 
 class PruneOff(ValueError):
@@ -51,13 +52,13 @@ class Removal:
     name: str
     fleet: str
     release: str  # OWNER/NAME#N
-    status: str  # the release's status: failed ones go first
+    status: str  # the release's status (failed ones go first); "" when no release was recorded with it
     refused: str | None = None  # why the place refused to remove it; None: removed
 
     def describe(self, dry_run: bool) -> str:
         """One line for the operator; a dry run's differs from the real run's only in its first words."""
         what = f"{self.kind} {self.name} from {self.place}"
-        release = self.release if self.status == "success" else f"{self.release}, {self.status}"
+        release = self.release if self.status in ("success", "") else f"{self.release}, {self.status}"
         if self.refused:
             return f"could not remove {what} ({release}): {self.refused}"
         return f"{'would remove' if dry_run else 'removed'} {what} ({release})"
@@ -74,14 +75,17 @@ class PruneReport:
     problems: tuple[str, ...]  # one line per place that could not be pruned
 
 
-def _removal(place: str, kind: str, name: str, retention: Retention, release: str, refused=None) -> Removal:
+def _removal(
+    place: str, kind: str, name: str, retention: Retention, release: str, refused: str | None = None
+) -> Removal:
+    if not release:  # an image of the fleet's repositories no release was recorded with
+        return Removal(place, kind, name, retention.slug, "recorded by no release", "", refused)
     return Removal(
-        place, kind, name, retention.slug, retention.name(release) if release else "no release",
-        retention.status(release) if release else "unknown", refused,
-    )  # fmt: skip
+        place, kind, name, retention.slug, retention.name(release), retention.status(release), refused
+    )
 
 
-def _facts(database: Database, config: PruneConfig) -> list[tuple[FleetFacts, tuple]]:
+def _facts(database: Database, config: PruneConfig) -> list[tuple[FleetFacts, tuple[ServerTarget, ...]]]:
     with database.session(readonly=True) as session:
         return [
             (

@@ -161,7 +161,7 @@ def create(
     return Command(tuple(argv))
 
 
-def check(slug: str, release_hash: str, services: Mapping[str, Mapping[str, Any]]) -> None:
+def check_services(slug: str, release_hash: str, services: Mapping[str, Mapping[str, Any]]) -> None:
     """Raise SpecError for the first service a server cannot run, before any host is touched.
 
     Every service of the release, whatever the servers' roles: a release is refused whole, not on the

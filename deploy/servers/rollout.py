@@ -22,8 +22,7 @@ from typing import Any
 
 from ..retention import Retention
 from . import commands as cmd
-from . import container_spec
-from .container_spec import SpecError, environment_of, web_service
+from .container_spec import SpecError, check_services, create, environment_of, web_service
 from .host_rollout import Deployed, HostError, Plan, deploy, switch_back
 from .prune import prune
 from .roles import RoleError
@@ -156,7 +155,7 @@ def _plan(release: RolloutRelease, server: ServerTarget, options: RolloutOptions
             env_files[name] = cmd.env_file(container, environment_of(body, release.environment.get(name, {})))
         except cmd.CommandError as error:
             raise cmd.CommandError(f"service {name}: {error}") from None
-        creates[name] = container_spec.create(
+        creates[name] = create(
             release.fleet_slug, release.release_hash, name, body, container, web, upstream, len(services) > 1
         )
     return Plan(
@@ -212,8 +211,7 @@ def _run_host(host: _Host, release: RolloutRelease, who: str, say: Say) -> None:
         host.deployed = deploy(host.conn, host.plan, tell)
         try:
             if release.retention is not None:
-                # What the host ran before stays, whatever the retention: another host may fail yet,
-                # and this one then switches back to it.
+                # What the host ran before stays: another host may fail yet, and this one switch back.
                 prune(host.conn, release.retention, tell, also=host.deployed.previous_releases)
             line = f"{since} {who} deployed {release.release_name} {release.release_hash}"
             host.conn.run(cmd.audit(line))
@@ -282,9 +280,7 @@ def rollout(
             say(line)
 
     try:  # every check of every service first: a refused release touches no host
-        container_spec.check(
-            release.fleet_slug, release.release_hash, release.composition.get("services") or {}
-        )
+        check_services(release.fleet_slug, release.release_hash, release.composition.get("services") or {})
         hosts = [_Host(server, _plan(release, server, options)) for server in servers]
     except (SpecError, RoleError, RolloutError, cmd.CommandError) as error:
         return RolloutResult(False, str(error), ())

@@ -149,8 +149,8 @@ TWO = {
 def test_every_service_is_checked_before_any_host_is_touched():
     # The web service comes first and is fine; the worker, which no web server would even run, is not.
     with pytest.raises(container_spec.SpecError, match="service worker: 'ports' is not allowed on servers"):
-        container_spec.check("a/b", H, TWO)
-    container_spec.check("a/b", H, {"web": WEB})
+        container_spec.check_services("a/b", H, TWO)
+    container_spec.check_services("a/b", H, {"web": WEB})
 
 
 def test_a_refused_service_ends_the_rollout_before_it_connects(tmp_path):

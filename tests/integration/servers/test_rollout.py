@@ -176,17 +176,20 @@ def test_prune_keeps_the_retention_by_digest_and_rollback_reuses_it(servers, own
     assert run(replace(two, retention=keeps(two, one)), servers)[0].ok
     result, lines = run(replace(three, retention=keeps(three, one)), servers)
     assert result.ok, lines
-    for server in servers:
-        kept = {rel: state for _, rel, state in fleet_containers(server, slug)}
-        assert kept == {three.release_hash: "running", one.release_hash: "exited"}
-        # Images by digest: release two's went with its container (docker ps names no digest).
-        assert host_digests(server, repository) == {images[n].partition("@")[2] for n in ("one", "three")}
+    for server in servers:  # two is not kept, but the host ran it before: kept for a switch back
+        assert {rel for _, rel, _ in fleet_containers(server, slug)} == {
+            r.release_hash for r in (one, two, three)
+        }
     result, lines = run(replace(one, retention=keeps(one, three)), servers)
     assert result.ok, (result.reason, lines)
     assert any("starting the retained container" in line for line in lines)
     assert not any("pulling" in line for line in lines)
     for server in servers:
         assert get(server, slug) == (200, "release one\n")
+        kept = {rel: state for _, rel, state in fleet_containers(server, slug)}
+        assert kept == {one.release_hash: "running", three.release_hash: "exited"}
+        # Images by digest: release two's went with its container (docker ps names no digest).
+        assert host_digests(server, repository) == {images[n].partition("@")[2] for n in ("one", "three")}
     shown = status(targets(servers)[0], slug, OPTIONS)
     assert (shown.release, shown.healthy, shown.lock) == (one.release_hash, True, None)
 
