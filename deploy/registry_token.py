@@ -109,8 +109,8 @@ def allowed(identity: Identity, scope: Scope) -> frozenset[str]:
     """The actions `identity` may take on `scope`'s resource, whatever it asked for."""
     if scope.type != "repository" or scope.resource_class:
         return frozenset()
-    if isinstance(identity, Operator):
-        return frozenset({"pull", "push"})
+    if isinstance(identity, Operator):  # delete: `fleetgate prune` deletes manifests beyond the retention
+        return frozenset({"pull", "push", "delete"})
     fleet = _fleet_of(scope.name)
     if isinstance(identity, Device | FleetPuller) and fleet is not None and fleet == identity.fleet:
         return frozenset({"pull"})

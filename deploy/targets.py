@@ -113,20 +113,25 @@ def unpin_latest(session: Session, fleet: Fleet) -> Target:
     return _set(session, fleet.id, releases.latest_success(session, fleet.id), pinned=False, reason="latest")
 
 
+def target_before(session: Session, fleet_id: int, number: int) -> str | None:
+    """The hash of the newest successful release older than #`number` that was once the fleet's target."""
+    query = (
+        select(models.Release.hash)
+        .join(models.FleetTargetLog, models.FleetTargetLog.release_id == models.Release.id)
+        .where(models.Release.fleet_id == fleet_id, models.Release.number < number)
+        .where(models.Release.status == "success")
+        .order_by(models.Release.number.desc())
+        .limit(1)
+    )
+    return session.scalar(query)
+
+
 def previous_target(session: Session, fleet: Fleet) -> Release:
     """The newest release older than the current target that was once the target."""
     current = target_of(session, fleet.id).release
     if current is None:
         raise TargetError(f"{fleet.slug} has no target yet; there is nothing to roll back from")
-    query = (
-        select(models.Release.hash)
-        .join(models.FleetTargetLog, models.FleetTargetLog.release_id == models.Release.id)
-        .where(models.Release.fleet_id == fleet.id, models.Release.number < current.number)
-        .where(models.Release.status == "success")
-        .order_by(models.Release.number.desc())
-        .limit(1)
-    )
-    found = session.scalar(query)
+    found = target_before(session, fleet.id, current.number)
     if found is None:
         raise TargetError(
             f"{fleet.slug} had no target before {current.name}; name a release: "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-from . import health_probes, listeners
+from . import daily_prune, health_probes, listeners
 from .db import Database
 from .health_probes import Health
 from .log_output import LogOutput
@@ -161,7 +161,9 @@ def run(settings: Settings, database: Database, pipeline=None, commands=None) ->
     def reread() -> tuple[Settings, dict[str, str]]:
         return setting_table.load(), setting_table.effective()
 
-    service = Service(settings, setting_table.effective(), gateway, http, ssh, logs, reread)
+    # The daily prune (FLEETGATE_PRUNE_INTERVAL) runs on the service's loop and ends with it.
+    jobs = (lambda: daily_prune.schedule(settings, database),)
+    service = Service(settings, setting_table.effective(), gateway, http, ssh, logs, reread, jobs)
     try:
         left = service.run(ready)
     finally:

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import signal
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from fleetgate.gitd import shutdown
@@ -44,8 +44,9 @@ class Service:
         ssh: socket.socket,
         logs: LogOutput,
         reread: Reread,
+        jobs: Sequence[Callable[[], object]] = (),
     ) -> None:
-        self.settings, self.values = settings, values
+        self.settings, self.values, self.jobs = settings, values, jobs
         self.gateway, self.http, self.ssh, self.logs, self.reread = gateway, http, ssh, logs, reread
         self.notify = Notifier(settings.notify_socket)
 
@@ -62,6 +63,8 @@ class Service:
         acceptor = await start(self.gateway, self.ssh)
         web = asyncio.create_task(self.http.serve())
         ready(self.ssh.getsockname()[1])
+        for job in self.jobs:  # background work started on this loop; asyncio.run cancels it at the end
+            job()
         self.notify.send("READY=1", "STATUS=serving SSH and HTTP")
         stopped = asyncio.ensure_future(stop.wait())
         # A failed HTTP server ends `web`: that stops the gateway too, as a signal would.

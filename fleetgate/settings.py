@@ -24,6 +24,9 @@ from .setting_sources import SettingsError as SettingsError  # where every calle
 
 # Debian's 20.10 client when it is there: the newer client on PATH refuses DOCKER_BUILDKIT=1 without buildx.
 DEBIAN_DOCKER = "/usr/bin/docker"
+RELEASES_KEPT = 5  # as kamal's retain_containers
+PRUNE_INTERVAL = 86400.0  # daily
+OFF = ("off", "0", "no", "false")
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,6 @@ class RolloutSetting:
     drain_timeout: float = 30.0
     readiness_delay: float = 7.0  # a service without a health check must keep running this long
     parallel: int = 4  # servers rolled out at once after the canary
-    keep: int = 5  # releases kept on each server beyond the running one
 
 
 def _reachable(host: str) -> str:
@@ -103,6 +105,10 @@ class Settings:
     shutdown_grace: float = 30.0  # SIGTERM: how long running pushes may finish before they are interrupted
     min_free_bytes: int = 1 << 30  # GET /healthz: the repositories' disk is down below this
     notify_socket: str | None = None  # systemd's $NOTIFY_SOCKET (Type=notify): not a setting, systemd's
+    # Releases whose images stay on build daemons, in the registry and on servers (kamal's retention,
+    # the running one included); None: nothing is ever pruned. `serve` prunes every `prune_interval` s.
+    releases_kept: int | None = RELEASES_KEPT
+    prune_interval: float = PRUNE_INTERVAL  # 0: `serve` never prunes by itself
 
     @property
     def repositories(self) -> Path:
@@ -206,7 +212,8 @@ KNOWN: tuple[Known, ...] = (
     Known("FLEETGATE_DRAIN_TIMEOUT", str(int(_ROLLOUT.drain_timeout))),
     Known("FLEETGATE_READINESS_DELAY", str(int(_ROLLOUT.readiness_delay))),
     Known("FLEETGATE_ROLLOUT_PARALLEL", str(_ROLLOUT.parallel)),
-    Known("FLEETGATE_RELEASES_KEPT", str(_ROLLOUT.keep)),
+    Known("FLEETGATE_RELEASES_KEPT", str(RELEASES_KEPT)),
+    Known("FLEETGATE_PRUNE_INTERVAL", str(int(PRUNE_INTERVAL))),
     Known("FLEETGATE_LOG_LEVEL", "info"),
     Known("FLEETGATE_LOG_FORMAT", "text"),
     Known("FLEETGATE_LOG_FILE"),
@@ -366,6 +373,7 @@ def _settings(v: Values) -> Settings:
         shutdown_grace=float(_at_least_0(v, "FLEETGATE_SHUTDOWN_GRACE")),
         min_free_bytes=_at_least_0(v, "FLEETGATE_MIN_FREE_BYTES"),
         notify_socket=v.environment.get("NOTIFY_SOCKET") or None,
+        **_prune(v),
     )
 
 
@@ -406,16 +414,32 @@ def _rollout(v: Values) -> RolloutSetting:
         drain_timeout=float(_int(v, "FLEETGATE_DRAIN_TIMEOUT")),
         readiness_delay=float(_int(v, "FLEETGATE_READINESS_DELAY")),
         parallel=_int(v, "FLEETGATE_ROLLOUT_PARALLEL"),
-        keep=_int(v, "FLEETGATE_RELEASES_KEPT"),
     )
-    if setting.parallel < 1 or setting.keep < 1 or setting.health_timeout <= 0:
+    if setting.parallel < 1 or setting.health_timeout <= 0:
         raise SettingsError(
-            "FLEETGATE_ROLLOUT_PARALLEL, FLEETGATE_RELEASES_KEPT and FLEETGATE_HEALTH_TIMEOUT "
-            "must be whole numbers of at least 1"
+            "FLEETGATE_ROLLOUT_PARALLEL and FLEETGATE_HEALTH_TIMEOUT must be whole numbers of at least 1"
         )
     if setting.drain_timeout < 0 or setting.readiness_delay < 0:
         raise SettingsError("FLEETGATE_DRAIN_TIMEOUT and FLEETGATE_READINESS_DELAY must be 0 or more seconds")
     return setting
+
+
+def _prune(v: Values) -> dict[str, int | float | None]:
+    """`FLEETGATE_RELEASES_KEPT` (releases, or off) and `FLEETGATE_PRUNE_INTERVAL` (seconds, or off)."""
+    raw_kept, raw_interval = v["FLEETGATE_RELEASES_KEPT"], v["FLEETGATE_PRUNE_INTERVAL"]
+    kept, interval = raw_kept.strip().lower(), raw_interval.strip().lower()
+    if kept not in OFF and not (kept.isdigit() and int(kept) >= 1):
+        raise SettingsError(
+            f"FLEETGATE_RELEASES_KEPT={raw_kept!r} is neither a number of releases (at least 1) nor off"
+        )
+    if interval not in OFF and not interval.isdigit():
+        raise SettingsError(
+            f"FLEETGATE_PRUNE_INTERVAL={raw_interval!r} is neither seconds (e.g. 86400) nor off"
+        )
+    return {
+        "releases_kept": None if kept in OFF else int(kept),
+        "prune_interval": 0.0 if interval in OFF else float(interval),
+    }
 
 
 def _registry_token(v: Values) -> dict[str, str]:

@@ -101,9 +101,16 @@ def login(server: str, username: str) -> Command:
     return Command(("docker", "login", "--username", username, "--password-stdin", server), secret=True)
 
 
+PULLED = "pulled"  # what `pull` prints when the image was not on the host before
+
+
 def pull(image: str) -> Command:
-    """Pull an image unless the host has it already (images are by digest, so present means the same)."""
-    return sh('docker image inspect "$1" >/dev/null 2>&1 || docker pull -q "$1"', image)
+    """Pull an image unless the host has it already (images are by digest, so present means the same);
+    print `pulled` when it was missing, so a failed rollout removes what it brought (and nothing else)."""
+    script = (
+        f'docker image inspect "$1" >/dev/null 2>&1 || {{ docker pull -q "$1" >/dev/null && echo {PULLED}; }}'
+    )
+    return sh(script, image)
 
 
 def containers(slug: str) -> Command:
@@ -151,9 +158,39 @@ def remove(names: tuple[str, ...] | list[str]) -> Command:
     return Command(("docker", "rm", "-f", *names))
 
 
+# One `docker rm`/`docker rmi` per name, so one refusal (an image in use) leaves the others to go; each
+# refusal is one line on stdout, `NAME<TAB>Docker's first line`, and nothing is forced.
+_EACH = (
+    'verb=$1; shift; for i in "$@"; do if ! out=$(docker $verb "$i" 2>&1 >/dev/null); then '
+    'printf "%s\\t%s\\n" "$i" "$(printf %s "$out" | head -n 1)"; fi; done'
+)
+
+
+def remove_stopped(names: tuple[str, ...] | list[str]) -> Command:
+    """Remove stopped containers (a running one is refused: a prune never stops what serves)."""
+    return sh(_EACH, "rm", *names)
+
+
 def remove_images(images: tuple[str, ...] | list[str]) -> Command:
-    """Remove images; one still in use stays (Docker refuses it), which is fine."""
-    return sh('for i in "$@"; do docker rmi "$i" >/dev/null 2>&1 || true; done', *images)
+    """Remove images by reference (`repository@digest`); one still in use stays, and is named on stdout."""
+    return sh(_EACH, "rmi", *images)
+
+
+def refusals(stdout: str) -> dict[str, str]:
+    """What `remove_stopped` or `remove_images` could not remove, and Docker's reason."""
+    found = (line.partition("\t") for line in stdout.splitlines() if "\t" in line)
+    return {name: reason.strip() for name, _, reason in found}
+
+
+def images() -> Command:
+    """The host's images with their digests: repository and digest, tab-separated, one a line.
+
+    `docker ps` shows a container's image without its digest (it names the repository only), so a
+    prune lists images here, by digest, as servers pull them.
+    """
+    return Command(
+        ("docker", "images", "--digests", "--no-trunc", "--format", "{{.Repository}}\t{{.Digest}}")
+    )
 
 
 def published_port(name: str, port: int) -> Command:

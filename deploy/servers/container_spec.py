@@ -102,10 +102,15 @@ def _healthcheck(body: Mapping[str, Any]) -> list[str]:
     return args
 
 
-def _command(value: Any) -> list[str]:
+def _command(service: str, key: str, value: Any) -> list[str]:
     if value is None:
         return []
-    return shlex.split(value) if isinstance(value, str) else [str(part) for part in value]
+    if not isinstance(value, str):
+        return [str(part) for part in value]
+    try:
+        return shlex.split(value)
+    except ValueError as error:  # an unclosed quote: the compose file's, said before any host is touched
+        raise SpecError(f"service {service}: {key} {value!r} cannot be split into words: {error}") from None
 
 
 def create(
@@ -148,9 +153,20 @@ def create(
         if body.get(key):
             argv += [flag, str(body[key])]
     argv += _healthcheck(body)
-    entrypoint = _command(body.get("entrypoint"))
+    entrypoint = _command(service, "entrypoint", body.get("entrypoint"))
     if entrypoint:
         argv += ["--entrypoint", entrypoint[0]]
     argv.append(str(image))
-    argv += entrypoint[1:] + _command(body.get("command"))
+    argv += entrypoint[1:] + _command(service, "command", body.get("command"))
     return Command(tuple(argv))
+
+
+def check_services(slug: str, release_hash: str, services: Mapping[str, Mapping[str, Any]]) -> None:
+    """Raise SpecError for the first service a server cannot run, before any host is touched.
+
+    Every service of the release, whatever the servers' roles: a release is refused whole, not on the
+    one host whose role happens to run the service.
+    """
+    web = web_service(services)
+    for service, body in services.items():
+        create(slug, release_hash, service, body, f"check_{service}", web, "127.0.0.1", len(services) > 1)

@@ -3,8 +3,9 @@
 Used by the push (before the ref moves, DESIGN.md §2.3), `fleetgate deploy` and `fleetgate rollback`.
 What a host runs is the operator's configuration plus the release: each server's services by its role
 (`roles`), each service's environment as compose wrote it overlaid by `fleetgate env` (secret values are
-passed, never printed), the registry credentials, the fleet's proxy host name and TLS files. Releases a
-rollback would need are never pruned.
+passed, never printed), the registry credentials, the fleet's proxy host name and TLS files, and what
+each host keeps after switching: the fleet's retention with the new release counted in
+(deploy/retention.py).
 """
 
 from __future__ import annotations
@@ -17,16 +18,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fleetgate import models, releases
+from fleetgate import releases
 from fleetgate.db import Database
 from fleetgate.fleets import Fleet
 from fleetgate.releases import Release
 
-from .. import targets, variables
+from .. import variables
 from ..registry_token_route import rollout_registry
+from ..retention import retain
+from ..retention_facts import fleet_facts
 from . import inventory as servers
 from . import rollout as engine
 from .roles import services_for
@@ -54,7 +56,7 @@ class RolloutConfig:
     registry_configured: bool
     known_hosts: Path
     options: RolloutOptions
-    keep: int
+    keep: int | None  # FLEETGATE_RELEASES_KEPT; None: nothing is pruned
     # A fleet's own pull credential (token auth: pull-only, that fleet, an hour); None: `registry` for all.
     registry_for: Callable[[str], tuple[str, str, str] | None] | None = None
 
@@ -81,7 +83,7 @@ class RolloutConfig:
             bool(settings.registry),
             settings.known_hosts_path,
             options,
-            r.keep,
+            settings.releases_kept,
             functools.partial(rollout_registry, settings),
         )
 
@@ -119,21 +121,6 @@ def server_targets(
     return tuple(chosen)
 
 
-def retained(session: Session, fleet_id: int, keep: int) -> tuple[str, ...]:
-    """The hashes of the fleet's target and of the releases that were its target before (rollback's)."""
-    query = (
-        select(models.Release.hash, models.Release.number)
-        .join(models.FleetTargetLog, models.FleetTargetLog.release_id == models.Release.id)
-        .where(models.Release.fleet_id == fleet_id, models.Release.status == "success")
-        .distinct()
-        .order_by(models.Release.number.desc())
-        .limit(keep + 1)
-    )
-    current = targets.target_of(session, fleet_id).release
-    found = [row.hash for row in session.execute(query)]
-    return tuple(dict.fromkeys(([current.hash] if current else []) + found))
-
-
 def prepare(
     session: Session, fleet: Fleet, release: Release, config: RolloutConfig
 ) -> tuple[RolloutRelease, tuple[ServerTarget, ...]]:
@@ -165,8 +152,10 @@ def prepare(
         proxy_host=proxy.host,
         tls_cert=None if proxy.tls_cert is None else Path(proxy.tls_cert),
         tls_key=None if proxy.tls_key is None else Path(proxy.tls_key),
-        keep=config.keep,
-        retained=tuple(h for h in retained(session, fleet.id, config.keep) if h != release.hash),
+        # Each host keeps what the fleet keeps once this release runs (it counts as the newest).
+        retention=None
+        if config.keep is None
+        else retain(fleet_facts(session, fleet, becoming=release), config.keep, release.hash),
     )
     return given, server_targets(listed, services, config.known_hosts, release.name)
 

@@ -40,12 +40,11 @@ class Plan:
     release_name: str
     services: Mapping[str, Mapping[str, Any]]
     env_files: Mapping[str, cmd.Command]  # by service: the command writing its container's environment
+    creates: Mapping[str, cmd.Command]  # by service: its `docker create`, made (and checked) before any host
     web: WebService | None
     registry: tuple[str, str, str] | None
     proxy_host: str | None
     certificate: bytes | None  # certificate and key, PEM, concatenated as HAProxy reads them
-    keep: int
-    retained: tuple[str, ...]
     options: Any  # RolloutOptions
     host: str  # the SSH host, for "{host}" in the bind options
 
@@ -55,6 +54,7 @@ class Deployed:
     """What a host served before and serves now, for a switch back."""
 
     previous: tuple[str, ...]  # containers that ran before (now stopped)
+    previous_releases: tuple[str, ...]  # their releases: a prune keeps them for a switch back
     previous_web: str | None  # the container the proxy sent traffic to before
     current: tuple[str, ...]  # the new release's containers
     route: Route | None
@@ -254,24 +254,14 @@ def _start(
 
     The lists are the caller's so that a failure halfway still tells it what to remove.
     """
-    for service, body in plan.services.items():
+    for service in plan.services:
         name = cmd.container_name(plan.slug, service, plan.release_hash)
         if service in existing:
             say(f"{service}: starting the retained container {name}")
         else:
             conn.run(plan.env_files[service])
-            create = container_spec.create(
-                plan.slug,
-                plan.release_hash,
-                service,
-                body,
-                name,
-                plan.web,
-                _bind(plan.options.upstream_bind, plan),
-                network=len(plan.services) > 1,
-            )
             try:
-                conn.run(create)
+                conn.run(plan.creates[service])
             finally:
                 conn.call(cmd.Command(("rm", "-f", cmd.env_file_path(name))))
             created.append(name)
@@ -279,27 +269,36 @@ def _start(
         conn.run(cmd.start(name))
 
 
+def _pull(conn: Connection, plan: Plan, services: list[str], say: Say, pulled: list[str]) -> None:
+    """Pull the services' images the host lacks, into `pulled` (the caller's, so a failure still tells)."""
+    if services and plan.registry:
+        server, username, password = plan.registry
+        conn.run(replace(cmd.login(server, username), stdin=password.encode()))
+    for service in services:
+        image = str(plan.services[service]["image"])
+        say(f"{service}: pulling {image}")
+        if conn.run(cmd.pull(image), timeout=plan.options.command_timeout).stdout.strip() == cmd.PULLED:
+            pulled.append(image)
+
+
 def deploy(conn: Connection, plan: Plan, say: Say) -> Deployed:
     """Run the release on this host and switch the proxy to it; raise HostError with the host unchanged."""
     before = list_containers(conn, plan.slug)
     existing = {c.service: c.name for c in before if c.release == plan.release_hash}
-    previous = tuple(c.name for c in before if c.release != plan.release_hash and c.state == "running")
+    ran = [c for c in before if c.release != plan.release_hash and c.state == "running"]
+    previous = tuple(c.name for c in ran)
     missing = [s for s in plan.services if s not in existing]
-    if missing and plan.registry:
-        server, username, password = plan.registry
-        conn.run(replace(cmd.login(server, username), stdin=password.encode()))
-    for service in missing:
-        say(f"{service}: pulling {plan.services[service]['image']}")
-        conn.run(cmd.pull(str(plan.services[service]["image"])), timeout=plan.options.command_timeout)
-    if len(plan.services) > 1:  # services find each other by name; one service needs no network of its own
-        conn.run(cmd.network(plan.slug))
-    route = ensure_proxy(conn, plan, say) if plan.web else None
-    previous_web = (
-        route.slot(route.live).container if route and route.live and route.slot(route.live) else None
-    )
     names: list[str] = []
     created: list[str] = []
+    pulled: list[str] = []
     try:
+        _pull(conn, plan, missing, say, pulled)
+        if len(plan.services) > 1:  # services find each other by name; one service needs no own network
+            conn.run(cmd.network(plan.slug))
+        route = ensure_proxy(conn, plan, say) if plan.web else None
+        previous_web = (
+            route.slot(route.live).container if route and route.live and route.slot(route.live) else None
+        )
         _start(conn, plan, existing, say, names, created)
         others = [n for s, n in zip(plan.services, names, strict=True) if not plan.web or s != plan.web.name]
         _wait_running(conn, others, plan, say)
@@ -312,6 +311,8 @@ def deploy(conn: Connection, plan: Plan, say: Say) -> Deployed:
         retained = [n for n in names if n not in created]
         if retained:
             conn.call(cmd.stop(retained, plan.options.stop_timeout))
+        if pulled:  # a failed release's images would otherwise stay on the host until the next prune
+            conn.call(cmd.remove_images(pulled))
         raise
     if previous:  # the host serves the release now: a failure here is a warning, never a failed host
         out = conn.call(cmd.stop(previous, plan.options.stop_timeout), timeout=plan.options.command_timeout)
@@ -320,7 +321,7 @@ def deploy(conn: Connection, plan: Plan, say: Say) -> Deployed:
             if out.status == 0
             else f"warning: stopping the old ones: {out.stderr.strip()}"
         )
-    return Deployed(previous, previous_web, tuple(names), route)
+    return Deployed(previous, tuple(dict.fromkeys(c.release for c in ran)), previous_web, tuple(names), route)
 
 
 def switch_back(conn: Connection, plan: Plan, deployed: Deployed, say: Say) -> None:

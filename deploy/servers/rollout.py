@@ -20,8 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..retention import Retention
 from . import commands as cmd
-from .container_spec import SpecError, environment_of, web_service
+from .container_spec import SpecError, check_services, create, environment_of, web_service
 from .host_rollout import Deployed, HostError, Plan, deploy, switch_back
 from .prune import prune
 from .roles import RoleError
@@ -61,8 +62,8 @@ class RolloutRelease:
     proxy_host: str | None = None  # the fleet's --host; None: the proxy's default route
     tls_cert: Path | None = None  # the operator's certificate and key files, on the gateway
     tls_key: Path | None = None
-    keep: int = 5  # releases kept on each host (containers and images) beyond the running one
-    retained: tuple[str, ...] = ()  # release hashes never pruned (rollback targets)
+    # What each host keeps of the fleet after switching (deploy/retention.py); None: prune nothing.
+    retention: Retention | None = None
 
 
 @dataclass(frozen=True)
@@ -143,27 +144,31 @@ def _plan(release: RolloutRelease, server: ServerTarget, options: RolloutOptions
             certificate = release.tls_cert.read_bytes().rstrip() + b"\n" + release.tls_key.read_bytes()
         except OSError as error:
             raise RolloutError(f"cannot read the TLS files of {release.fleet_slug}: {error}") from None
-    # Every host's env files are made here, before any host changes: a value found bad on the third
-    # host would leave the canary serving a release the push then rejects.
-    env_files = {}
+    # Every host's env files and containers are made here, before any host changes: a value found bad
+    # on the third host would leave the canary serving a release the push then rejects.
+    web = web_service(services)
+    upstream = options.upstream_bind.replace("{host}", server.host)
+    env_files, creates = {}, {}
     for name, body in services.items():
         container = cmd.container_name(release.fleet_slug, name, release.release_hash)
         try:
             env_files[name] = cmd.env_file(container, environment_of(body, release.environment.get(name, {})))
         except cmd.CommandError as error:
             raise cmd.CommandError(f"service {name}: {error}") from None
+        creates[name] = create(
+            release.fleet_slug, release.release_hash, name, body, container, web, upstream, len(services) > 1
+        )
     return Plan(
         release.fleet_slug,
         release.release_hash,
         release.release_name,
         services,
         env_files,
-        web_service(services),
+        creates,
+        web,
         release.registry,
         release.proxy_host,
         certificate,
-        release.keep,
-        tuple(release.retained),
         options,
         server.host,
     )
@@ -205,7 +210,9 @@ def _run_host(host: _Host, release: RolloutRelease, who: str, say: Say) -> None:
         tell(f"rolling out {release.release_name}")
         host.deployed = deploy(host.conn, host.plan, tell)
         try:
-            prune(host.conn, release.fleet_slug, release.release_hash, release.keep, release.retained, tell)
+            if release.retention is not None:
+                # What the host ran before stays: another host may fail yet, and this one switch back.
+                prune(host.conn, release.retention, tell, also=host.deployed.previous_releases)
             line = f"{since} {who} deployed {release.release_name} {release.release_hash}"
             host.conn.run(cmd.audit(line))
         except (SSHError, HostError) as error:  # the host serves the release: a warning, not a failure
@@ -272,7 +279,8 @@ def rollout(
         with lock:
             say(line)
 
-    try:
+    try:  # every check of every service first: a refused release touches no host
+        check_services(release.fleet_slug, release.release_hash, release.composition.get("services") or {})
         hosts = [_Host(server, _plan(release, server, options)) for server in servers]
     except (SpecError, RoleError, RolloutError, cmd.CommandError) as error:
         return RolloutResult(False, str(error), ())

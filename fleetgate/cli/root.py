@@ -35,6 +35,7 @@ from .devices import device, provisioning_key
 from .env import env
 from .fleets import device_types, fleet, rollback
 from .output import Failure
+from .prune import prune
 from .registry import registry
 from .releases import release
 from .rollouts import deploy
@@ -164,6 +165,7 @@ cli.add_command(agent)
 cli.add_command(registry)
 cli.add_command(token)
 cli.add_command(config)
+cli.add_command(prune)
 
 
 def main() -> None:

@@ -42,6 +42,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "server.proxy": _ONLY_OPERATOR,
     "server.unlock": _ONLY_OPERATOR,
     "server.trust": _ONLY_OPERATOR,
+    "prune": _ONLY_OPERATOR,  # every fleet's servers, the registry and the build daemons at once
     "user.list": _ONLY_OPERATOR,
     "user.add": _ONLY_OPERATOR,
     "user.remove": _ONLY_OPERATOR,

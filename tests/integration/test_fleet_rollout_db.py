@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -78,17 +79,27 @@ def test_services_environment_registry_and_proxy(database: Database, web: fleets
     assert {h.known_hosts for h in hosts} == {Path("/fg/known_hosts")}
 
 
-def test_rollback_targets_are_retained(database: Database, web: fleets.Fleet) -> None:
+def test_each_host_keeps_the_fleets_retention_with_the_new_release_counted(
+    database: Database, web: fleets.Fleet
+) -> None:
     with database.session() as session:
         servers.add_server(session, web, Address("deploy", "10.0.0.5"))
         made = [release(session, web.id) for _ in range(4)]
-        release(session, web.id, "failed")  # never a target: nothing to keep
+        failed = release(session, web.id, "failed")  # never a target: its images go first
         given, _ = fleet_rollout.prepare(session, web, made[3], CONFIG)
-        # keep=2: the target (#4, being rolled out) is left out; the two before it and one more are kept.
-        assert given.retained == (made[2].hash, made[1].hash)
+        # keep=2: the release rolled out (#4, the target) and the one a rollback goes back to (#3).
+        assert given.retention is not None
+        assert given.retention.kept == (made[3].hash, made[2].hash)
+        assert given.retention.dropped == (failed.hash, made[0].hash, made[1].hash)
+        # Rolling back to #1: the target #4 stays (a host that fails switches back to it), and #1 is kept;
+        # #1 will be the target and had none before it to go back to.
+        rolling, _ = fleet_rollout.prepare(session, web, made[0], replace(CONFIG, keep=1))
+        assert rolling.retention is not None and rolling.retention.kept == (made[3].hash, made[0].hash)
         targets.rollback(session, web, made[0])
         back, _ = fleet_rollout.prepare(session, web, made[0], CONFIG)
-        assert back.retained == (made[3].hash, made[2].hash, made[1].hash)
+        assert back.retention is not None and back.retention.kept == (made[3].hash, made[0].hash)
+        off, _ = fleet_rollout.prepare(session, web, made[0], replace(CONFIG, keep=None))
+        assert off.retention is None  # FLEETGATE_RELEASES_KEPT=off: hosts prune nothing
 
 
 @pytest.mark.parametrize(

@@ -85,7 +85,8 @@ PULL_PUSH = ("pull", "push")
         (OPERATOR, "repository:alice/demo/main:pull,push", PULL_PUSH),
         (OPERATOR, "repository:bob/other/web:pull,push", PULL_PUSH),
         (OPERATOR, "repository:anything:pull", ("pull",)),
-        (OPERATOR, "repository:alice/demo/main:delete,pull", ("pull",)),  # pull and push, no more
+        (OPERATOR, "repository:alice/demo/main:delete,pull", ("delete", "pull")),  # delete: for prune
+        (OPERATOR, "repository:alice/demo/main:delete,admin", ("delete",)),  # and no more
         (OPERATOR, "repository:alice/demo/main:*", ()),
         (OPERATOR, "registry:catalog:*", ()),
         (ALICE_DEVICE, "repository:alice/demo/main:pull", ("pull",)),

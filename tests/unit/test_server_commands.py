@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from fleetgate.deploy.servers import commands as cmd
 from fleetgate.deploy.servers import container_spec, proxy
-from fleetgate.deploy.servers.host_containers import Container
 from fleetgate.deploy.servers.proxy import Listen, Route, Slot, SlotStat
-from fleetgate.deploy.servers.prune import plan_prune
+from fleetgate.deploy.servers.rollout import RolloutRelease, ServerTarget, rollout
 
 H = "0123456789abcdef0123456789abcdef01234567"
 
@@ -29,7 +28,13 @@ H = "0123456789abcdef0123456789abcdef01234567"
         ),
         (
             cmd.pull("r/x@sha256:ab"),
-            'sh -c \'docker image inspect "$1" >/dev/null 2>&1 || docker pull -q "$1"\' sh r/x@sha256:ab',
+            'sh -c \'docker image inspect "$1" >/dev/null 2>&1 || '
+            '{ docker pull -q "$1" >/dev/null && echo pulled; }\' sh r/x@sha256:ab',
+            None,
+        ),
+        (
+            cmd.images(),
+            "docker images --digests --no-trunc --format '{{.Repository}}\t{{.Digest}}'",
             None,
         ),
         (
@@ -127,11 +132,37 @@ def test_create_web_service():
         ({"image": "i", "volumes": ["/:/host"]}, "bind mounts stay on the host"),
         ({"image": "i", "volumes": ["./x:/x"]}, "bind mounts stay on the host"),
         ({}, "has no image"),
+        ({"image": "i", "command": "sh -c 'echo"}, "command .sh -c 'echo. cannot be split into words"),
     ],
 )
 def test_create_refuses_host_access(body, message):
     with pytest.raises(container_spec.SpecError, match=message):
         container_spec.create("a/b", H, "s", body, "n", None, "127.0.0.1")
+
+
+TWO = {
+    "web": WEB,
+    "worker": {"image": "r/w@sha256:cd", "ports": ["8080:80"], "labels": {"io.fleetgate.role": "worker"}},
+}
+
+
+def test_every_service_is_checked_before_any_host_is_touched():
+    # The web service comes first and is fine; the worker, which no web server would even run, is not.
+    with pytest.raises(container_spec.SpecError, match="service worker: 'ports' is not allowed on servers"):
+        container_spec.check_services("a/b", H, TWO)
+    container_spec.check_services("a/b", H, {"web": WEB})
+
+
+def test_a_refused_service_ends_the_rollout_before_it_connects(tmp_path):
+    # Nothing listens on port 9 of 192.0.2.1 (TEST-NET-1): any attempt to connect would fail differently.
+    server = ServerTarget("192.0.2.1", 9, "deploy", None, "web", tmp_path / "known_hosts", ("web",))
+    given = RolloutRelease("a/b", 1, H, "a/b#1", {"services": TWO})
+    result = rollout(given, [server], who="t", say=lambda line: pytest.fail(f"a host was touched: {line}"))
+    assert (result.ok, result.reason, result.hosts) == (
+        False,
+        "service worker: 'ports' is not allowed on servers; remove it from the compose file",
+        (),
+    )
 
 
 def test_environment_overlay():
@@ -182,24 +213,12 @@ def test_runtime_commands_and_stats():
     assert during["a"] == SlotStat("UP", "L7OK", 2) and during["a"].healthy
 
 
-def c(name: str, release: str, state: str = "exited") -> Container:
-    return Container(name, release, "web", state, f"img-{release}")
-
-
-@pytest.mark.parametrize(
-    ("keep", "retained", "kept", "removed"),
-    [
-        (5, (), ("r4", "r3", "r2", "r1"), ()),
-        (1, (), ("r4", "r3"), ("c2", "c1")),
-        (0, ("r1",), ("r4", "r1"), ("c3", "c2")),
-        (0, (), ("r4",), ("c3", "c2", "c1")),
-    ],
-)
-def test_prune_plan(keep, retained, kept, removed):
-    found = [c("c4", "r4", "running"), c("c3", "r3"), c("c2", "r2"), c("c1", "r1")]
-    plan = plan_prune(found, "r4", keep, retained)
-    assert (plan.kept, plan.containers) == (kept, removed)
-    assert plan.images == tuple(sorted(f"img-{n.replace('c', 'r')}" for n in removed))
+def test_removals_name_each_refusal_and_force_nothing():
+    command = cmd.remove_images(["r/x@sha256:ab", "r/y@sha256:cd"])
+    assert command.argv[:2] == ("sh", "-c") and command.argv[4:] == ("rmi", "r/x@sha256:ab", "r/y@sha256:cd")
+    assert "-f" not in command.argv[2] and cmd.remove_stopped(["a"]).argv[4:] == ("rm", "a")
+    out = "r/x@sha256:ab\tError response from daemon: conflict: image is in use\nnoise\n"
+    assert cmd.refusals(out) == {"r/x@sha256:ab": "Error response from daemon: conflict: image is in use"}
 
 
 def test_lock_held_message():

@@ -59,7 +59,11 @@ def test_the_environment_wins_over_the_file_over_the_default(
     [
         ('registry = "reg.example:5000"\nregistry_user = "fg"\n', "registry_user", "fg"),
         ("max_pack_bytes = 1000\n", "limits", Limits(pack_bytes=1000)),
-        ("releases_kept = 2\n", "rollout", settings.RolloutSetting(keep=2)),
+        ("releases_kept = 2\n", "releases_kept", 2),
+        ('releases_kept = "off"\n', "releases_kept", None),
+        ("releases_kept = 0\n", "releases_kept", None),
+        ("prune_interval = 3600\n", "prune_interval", 3600.0),
+        ('prune_interval = "off"\n', "prune_interval", 0.0),
         ('docker_host = "tcp://builder:2375"\n', "docker_host", "tcp://builder:2375"),
         ('node_id = "gw-1"\n', "node_id", "gw-1"),
         ('registry = "reg.example:5000"\n', "registry_token_service", "reg.example:5000"),
@@ -82,7 +86,12 @@ def test_every_setting_is_a_key_of_the_file(tmp_path: Path, text: str, attribute
             'ssh_listen = "nowhere"\n',
             "{file}: ssh_listen='nowhere' is not HOST:PORT; set it like 127.0.0.1:2222",
         ),
-        ("rollout_parallel = 0\n", "{file}: rollout_parallel, FLEETGATE_RELEASES_KEPT and FLEETGATE_HEALTH"),
+        ("rollout_parallel = 0\n", "{file}: rollout_parallel and FLEETGATE_HEALTH_TIMEOUT must be whole"),
+        (
+            'releases_kept = "all"\n',
+            "{file}: releases_kept='all' is neither a number of releases (at least 1) nor off",
+        ),
+        ("prune_interval = -1\n", "{file}: prune_interval='-1' is neither seconds (e.g. 86400) nor off"),
         ('public_ssh_url = "gw:22"\n', "{file}: public_ssh_url='gw:22' is not ssh://[USER@]HOST[:PORT]"),
     ],
 )

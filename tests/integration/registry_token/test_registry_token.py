@@ -19,6 +19,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from fleetgate.build.publish import Published, PublishFailed, Registry, publish
+from fleetgate.build.registry_manifests import RegistryClient, RegistryError
 from fleetgate.deploy.registry_token_route import rollout_registry
 
 from fleetgate import settings as fleetgate_settings
@@ -211,3 +212,20 @@ def test_without_token_auth_the_route_says_how_to_turn_it_on(tmp_path: Path) -> 
     answer = TestClient(app).get("/v1/registry/token", params={"scope": "repository:a/b/c:pull"})
     assert answer.status_code == 404 and "FLEETGATE_REGISTRY_AUTH=token" in answer.json()["detail"]
     assert not settings.registry_token_key_path.exists()  # no key is made while token auth is off
+
+
+def test_the_operator_deletes_manifests_for_prune_and_a_device_cannot(
+    token_setup: TokenSetup, published: dict[str, Published]
+) -> None:
+    # Last in the module: it deletes alice/tok-b's image. `fleetgate prune` talks to the registry so.
+    setup, image = token_setup, published["tok-b"]
+    uuid, api_key = setup.register("alice/tok-b")
+    device = RegistryClient(Registry(setup.registry, uuid, api_key))
+    assert device.digest("alice/tok-b/main", "t1") == image.digest  # it may pull
+    with pytest.raises(RegistryError, match="answered 401 to DELETE /v2/alice/tok-b/main/manifests/"):
+        device.delete("alice/tok-b/main", image.digest)
+    operator = RegistryClient(Registry(setup.registry, AUTH_USER, AUTH_PASSWORD))
+    assert operator.tags("alice/tok-b/main") == ["t1"]
+    assert operator.delete("alice/tok-b/main", image.digest) is True
+    assert (operator.digest("alice/tok-b/main", "t1"), operator.tags("alice/tok-b/main")) == (None, [])
+    assert operator.delete("alice/tok-b/main", image.digest) is False  # gone already: nothing to say

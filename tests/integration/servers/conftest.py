@@ -13,9 +13,9 @@ from fleetgate.deploy.servers.rollout import RolloutOptions, RolloutRelease, Ser
 
 from ..conftest import missing, registry_answers
 from .app import PASSWORD, REGISTRY, USER, build_app, composition, delete_app
-from .sshd import PROXY_IMAGE, SSHD, TestServer, start_servers, stop_servers
+from .sshd import PROXY_IMAGE, SSHD, TestServer, numbers, start_servers, stop_servers
 
-NUMBERS = (11, 12)
+NUMBERS = numbers((11, 12))
 HTTP_PORT = 8080  # each server's proxy listens on its own 127.0.0.N:8080
 
 

@@ -4,11 +4,13 @@
 with a private key and a known-hosts file that trusts their host keys. Each sshd session runs in the
 server's own home (ForceCommand sets HOME and cd's there) with DOCKER_HOST pointing at its dockerd and
 DOCKER_CONFIG in that home, so the servers share nothing but the machine. Numbers: rollout tests 11-15,
-the push tests 16-19.
+the push tests 16-19; FLEETGATE_TEST_SERVERS=N,N gives a package other ones, so that two checkouts can
+run the same package on one machine at once.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -22,6 +24,12 @@ from ..dockerds import Dockerd, load_image, start_dockerd, stop_dockerd
 STATE = Path("/var/tmp/fleetgate-servers")
 PROXY_IMAGE = "fleetgate-proxy:2.6"
 SSHD = "/usr/sbin/sshd"
+
+
+def numbers(default: tuple[int, ...]) -> tuple[int, ...]:
+    """The servers' numbers: `default`, or as many from FLEETGATE_TEST_SERVERS (comma-separated)."""
+    given = [int(n) for n in os.environ.get("FLEETGATE_TEST_SERVERS", "").split(",") if n.strip()]
+    return tuple(given[: len(default)]) if len(given) >= len(default) else default
 
 
 @dataclass(frozen=True)

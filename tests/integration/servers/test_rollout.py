@@ -7,13 +7,18 @@ import io
 import subprocess
 import threading
 import time
+import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 
+import pytest
+from fleetgate.deploy.retention import ReleaseFact, Retention
 from fleetgate.deploy.servers.commands import fleet_key
 from fleetgate.deploy.servers.rollout import rollout
 from fleetgate.deploy.servers.status import remove_lock as unlock
 from fleetgate.deploy.servers.status import server_status as status
 
+from .app import REGISTRY, build_app, delete_app
 from .conftest import HTTP_PORT, OPTIONS, get, host_name, release, targets
 from .load import Load
 from .sshd import start_server, stop_servers
@@ -133,23 +138,58 @@ def test_lock_held_stops_rollout_and_switches_canary_back(servers, images):
     assert all(get(server, slug) == (200, "release two\n") for server in servers)
 
 
-def test_prune_keeps_rollback_targets_and_rollback_reuses_them(servers, images):
+def host_digests(server, repository: str) -> set[str]:
+    """The digests of `repository` the server's daemon holds."""
+    shown = server.dockerd.cli("images", "--digests", "--no-trunc", "--format", "{{.Repository}} {{.Digest}}")
+    return {
+        d for r, d in (line.split() for line in shown.stdout.splitlines()) if r == f"{REGISTRY}/{repository}"
+    }
+
+
+@pytest.fixture
+def own_images(servers) -> Iterator[tuple[str, dict[str, str]]]:
+    """Releases one, two and three of the app in a repository no other test uses (a fleet's own)."""
+    repository = f"fgtest/prune-{uuid.uuid4().hex[:8]}"
+    pushed = {name: build_app(repository, name) for name in ("one", "two", "three")}
+    yield repository, pushed
+    for image in pushed.values():
+        delete_app(image)
+
+
+def keeping(slug: str, made: list, images: dict[str, str], *kept) -> Retention:
+    """The retention the gateway would hand the rollout: `kept` releases kept, the others dropped."""
+    facts = {
+        r.release_hash: ReleaseFact(r.release_hash, n, "success", (images[name],))
+        for n, (name, r) in enumerate(made, start=1)
+    }
+    hashes = tuple(r.release_hash for r in kept)
+    return Retention(slug, hashes, tuple(h for h in facts if h not in hashes), facts)
+
+
+def test_prune_keeps_the_retention_by_digest_and_rollback_reuses_it(servers, own_images):
+    repository, images = own_images
     slug = "alice/prune"
-    one, two, three = (release(slug, n, images[n], keep=0) for n in ("one", "two", "three"))
+    made = [(n, release(slug, n, images[n])) for n in ("one", "two", "three")]
+    (_, one), (_, two), (_, three) = made
+    keeps = lambda *kept: keeping(slug, made, images, *kept)  # noqa: E731
     assert run(one, servers)[0].ok
-    assert run(replace(two, retained=(one.release_hash,)), servers)[
-        0
-    ].ok  # keep=0: only rollback targets stay
-    assert run(replace(three, retained=(one.release_hash,)), servers)[0].ok
-    for server in servers:
-        kept = {rel: state for _, rel, state in fleet_containers(server, slug)}
-        assert kept == {three.release_hash: "running", one.release_hash: "exited"}
-    result, lines = run(replace(one, retained=(three.release_hash,)), servers)
+    assert run(replace(two, retention=keeps(two, one)), servers)[0].ok
+    result, lines = run(replace(three, retention=keeps(three, one)), servers)
+    assert result.ok, lines
+    for server in servers:  # two is not kept, but the host ran it before: kept for a switch back
+        assert {rel for _, rel, _ in fleet_containers(server, slug)} == {
+            r.release_hash for r in (one, two, three)
+        }
+    result, lines = run(replace(one, retention=keeps(one, three)), servers)
     assert result.ok, (result.reason, lines)
     assert any("starting the retained container" in line for line in lines)
     assert not any("pulling" in line for line in lines)
     for server in servers:
         assert get(server, slug) == (200, "release one\n")
+        kept = {rel: state for _, rel, state in fleet_containers(server, slug)}
+        assert kept == {one.release_hash: "running", three.release_hash: "exited"}
+        # Images by digest: release two's went with its container (docker ps names no digest).
+        assert host_digests(server, repository) == {images[n].partition("@")[2] for n in ("one", "three")}
     shown = status(targets(servers)[0], slug, OPTIONS)
     assert (shown.release, shown.healthy, shown.lock) == (one.release_hash, True, None)
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from ..conftest import AUTH_PASSWORD, AUTH_USER, missing, registry_answers
-from ..servers.sshd import PROXY_IMAGE, SSHD, TestServer, start_servers, stop_servers
+from ..servers.sshd import PROXY_IMAGE, SSHD, TestServer, numbers, start_servers, stop_servers
 from ..support import SERVE, Gateway, new_gateway
 
-NUMBERS = (16, 17)
+NUMBERS = numbers((16, 17))
 HTTP_PORT = 8080  # each server's proxy listens on its own 127.0.0.N:8080
 
 
@@ -42,6 +42,18 @@ def servers(tmp_path_factory: pytest.TempPathFactory, auth_registry: str) -> Ite
     stop_servers(started)
 
 
+# How the gateways here reach the test servers' proxies, and how long they wait there.
+ROLLOUT_ENV = {
+    "FLEETGATE_PROXY_HTTP_PORT": str(HTTP_PORT),
+    "FLEETGATE_PROXY_HTTPS_PORT": "8443",
+    "FLEETGATE_PROXY_BIND": "{host}",
+    "FLEETGATE_UPSTREAM_BIND": "{host}",
+    "FLEETGATE_HEALTH_TIMEOUT": "10",
+    "FLEETGATE_DRAIN_TIMEOUT": "5",
+    "FLEETGATE_READINESS_DELAY": "2",
+}
+
+
 @pytest.fixture
 def gateway(tmp_path: Path, auth_registry: str, servers: list[TestServer]) -> Iterator[Gateway]:
     """A started gateway that publishes to the authenticating registry and rolls out to test servers."""
@@ -52,13 +64,7 @@ def gateway(tmp_path: Path, auth_registry: str, servers: list[TestServer]) -> It
             "FLEETGATE_REGISTRY": auth_registry,
             "FLEETGATE_REGISTRY_USER": AUTH_USER,
             "FLEETGATE_REGISTRY_PASSWORD": AUTH_PASSWORD,
-            "FLEETGATE_PROXY_HTTP_PORT": str(HTTP_PORT),
-            "FLEETGATE_PROXY_HTTPS_PORT": "8443",
-            "FLEETGATE_PROXY_BIND": "{host}",
-            "FLEETGATE_UPSTREAM_BIND": "{host}",
-            "FLEETGATE_HEALTH_TIMEOUT": "10",
-            "FLEETGATE_DRAIN_TIMEOUT": "5",
-            "FLEETGATE_READINESS_DELAY": "2",
+            **ROLLOUT_ENV,
         },
     )
     gw.start(timeout=90)  # the machine is shared with other builds and daemons: starting can be slow
