@@ -74,6 +74,7 @@ def http_api(settings: Settings, database: Database):
     from fleetgate.deploy.registry_token_route import registry_token_router
     from fleetgate.operations.scope import Context
     from fleetgate.user_api import BodyLimit, user_api_router
+    from fleetgate.web.app import web_router
 
     listen = Listen(settings.http_host, settings.http_port, settings.http_cert, settings.http_key)
     try:
@@ -91,6 +92,7 @@ def http_api(settings: Settings, database: Database):
     except SigningKeyError as error:
         raise SettingsError(str(error)) from None
     app.include_router(user_api_router(Context(database, settings)))  # /v1/ for users, by access token
+    app.include_router(web_router(Context(database, settings)))  # the web pages: session cookie or token
     app.add_middleware(BodyLimit)  # outermost: a user route's big body is refused before anything reads it
     return HttpServer(app, hub, sock, listen)
 
