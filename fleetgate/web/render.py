@@ -20,7 +20,9 @@ SECURITY_HEADERS = {
         "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",  # a login link's secret is in its path: never pass it on
+    # A login link's secret is in its path: never pass it to another site. (Not no-referrer: Chromium then
+    # sends `Origin: null` with forms, and the sign-in form checks the origin.)
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",  # pages show secrets' names and who did what: keep them out of caches
 }

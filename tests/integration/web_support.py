@@ -92,7 +92,10 @@ class Watch:
     requests: list[str]
 
 
-def watch(page, base: str, allowed: tuple[str, ...] = ("/fleets/", "/static/", "/login")) -> Watch:
+OURS = ("/fleets/", "/static/", "/login", "/favicon.ico")  # the requests our own pages make
+
+
+def watch(page, base: str, allowed: tuple[str, ...] = OURS) -> Watch:
     """Record every dialog and every request the page makes that is not to our own pages."""
     seen = Watch([], [])
 
