@@ -70,7 +70,8 @@ class Pages:
                 fields = await read_form(request) if method == "POST" else {}  # capped before who asks
                 me = await visitor_of(request, self.ctx)
                 if me is None:
-                    raise Refused(401, "sign in first: run `ssh git@HOST login` and open the link it prints")
+                    hint = f"ssh {self.ctx.settings.ssh_url()} login"  # OpenSSH takes ssh:// URLs
+                    raise Refused(401, f"sign in first: run `{hint}` and open the link it prints")
                 if method == "POST" and me.csrf is not None and not csrf.valid_form(me.csrf, fields):
                     raise Refused(403, CSRF_REFUSED)
                 return await handler(request, me, fields)

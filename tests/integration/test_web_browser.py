@@ -12,6 +12,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from .support import PLAIN_SERVE, Gateway
@@ -28,7 +29,9 @@ HOSTILE = (
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     """alice owns alice/demo (three releases, one with a hostile build log), bob owns bob/secret."""
-    gateway = web_gateway(tmp_path_factory.mktemp("web-browser"), PLAIN_SERVE)
+    # A registry is named so that devices may register (nothing is pulled from it here).
+    registry = {"FLEETGATE_REGISTRY": "127.0.0.1:5000"}
+    gateway = web_gateway(tmp_path_factory.mktemp("web-browser"), PLAIN_SERVE, registry)
     for name in ("alice", "bob"):
         gateway.add_user(name)
     gateway.cli("fleet", "create", "alice/demo", "--device-type", "raspberrypi3")
@@ -86,7 +89,7 @@ def test_the_login_link_signs_in_once_and_not_twice(browser, gw: Gateway) -> Non
     second.wait_for_selector("#message")
     assert "used already" in second.inner_text("#message")
     second.goto(base_of(link) + "/")
-    assert "ssh git@HOST login" in second.inner_text("#message")  # still signed out
+    assert f"run `ssh ssh://git@127.0.0.1:{gw.port} login`" in second.inner_text("#message")  # signed out
     first.close()
     second.context.close()
 
@@ -156,11 +159,44 @@ def test_a_hostile_build_log_line_is_shown_as_text_and_runs_nothing(browser, gw:
     page.context.close()
 
 
+def test_the_devices_page_shows_a_downloads_progress_moving(browser, gw: Gateway) -> None:
+    page, base = sign_in(browser, gw, "alice")
+    key = gw.cli("fleet", "provisioning-key", "alice/demo").stdout.strip()
+    uuid = "d0" * 16
+    joined = httpx.post(
+        base + "/v1/devices",
+        json={"uuid": uuid, "device_type": "raspberrypi3", "name": "kiosk-1"},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert joined.status_code == 201, joined.text
+    device = {"Authorization": f"Bearer {joined.json()['api_key']}"}
+
+    def report(progress: int) -> None:
+        answer = httpx.patch(
+            base + "/v1/device/state", json={"status": "downloading", "progress": progress}, headers=device
+        )
+        assert answer.status_code == 204, answer.text
+
+    report(10)
+    page.goto(base + "/fleets/alice/demo/devices")
+    bar = page.locator(f"#device-{uuid} progress")
+    assert bar.get_attribute("value") == "10"
+    assert "online" in page.inner_text(f"#device-{uuid}")
+    page.evaluate("window.__samePage = 1")
+    report(60)  # the table refreshes itself: no reload
+    page.locator(f"#device-{uuid} progress[value='60']").wait_for(timeout=30_000)
+    assert "downloading 60%" in page.inner_text(f"#device-{uuid}")
+    assert page.evaluate("window.__samePage") == 1
+    page.context.close()
+
+
 @pytest.mark.parametrize("width", [1280, 390])
 def test_pages_fit_desktop_and_phone_widths(browser, gw: Gateway, width: int, tmp_path: Path) -> None:
     shots = Path(os.environ.get("FLEETGATE_TEST_SCREENSHOTS", tmp_path))  # to look at them
     page, base = sign_in(browser, gw, "alice", width)
-    for path in ("/", "/fleets/alice/demo", "/fleets/alice/demo/releases", "/fleets/alice/demo/releases/2"):
+    pages = ("/", "/fleets/alice/demo", "/fleets/alice/demo/releases", "/fleets/alice/demo/releases/2",
+             "/fleets/alice/demo/devices")  # fmt: skip
+    for path in pages:
         page.goto(base + path)
         page.wait_for_load_state("networkidle")
         # Nothing wider than the screen: wide tables and logs scroll inside their own boxes.

@@ -26,10 +26,10 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 COMPOSITION = "version: '2.1'\nservices:\n  main:\n    image: registry.test/main@sha256:" + 64 * "0"
 
 
-def web_gateway(tmp: Path, serve: list[str]) -> Gateway:
+def web_gateway(tmp: Path, serve: list[str], extra_env: dict[str, str] | None = None) -> Gateway:
     """A started gateway whose HTTP API listens on a known port, so the login links it prints work."""
     port = free_port()
-    gw = new_gateway(tmp, serve, {"FLEETGATE_HTTP_LISTEN": f"127.0.0.1:{port}"})
+    gw = new_gateway(tmp, serve, {"FLEETGATE_HTTP_LISTEN": f"127.0.0.1:{port}", **(extra_env or {})})
     gw.start()
     return gw
 
