@@ -17,7 +17,7 @@ from .settings import SettingsError
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest revision in migrations/versions (a unit test holds it to alembic's own head): a database
 # already there needs no alembic, whose import and script scan cost every CLI command a quarter second.
-HEAD = "0008"
+HEAD = "0009"
 # pg_advisory_xact_lock key: two nodes starting at once must not both run the same migration.
 _MIGRATE_LOCK = 0x666C6774  # "flgt"
 _READONLY = "fleetgate_readonly"

@@ -345,3 +345,18 @@ class AccessToken(Base):
     expires: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "token" (Authorization: Bearer) or "session" (a browser's cookie): never accepted for each other.
+    kind: Mapped[str] = mapped_column(String(16), default="token", server_default="token")
+
+
+class LoginLink(Base):
+    """A one-time sign-in link (`ssh git@HOST login`): stored hashed, short-lived, used once."""
+
+    __tablename__ = "login_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    link_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires: Mapped[datetime] = mapped_column(UTCDateTime)
+    used: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -75,6 +75,7 @@ def http_api(settings: Settings, database: Database, health: Health):
     from fleetgate.deploy.registry_token_route import registry_token_router
     from fleetgate.operations.scope import Context
     from fleetgate.user_api import BodyLimit, user_api_router
+    from fleetgate.web.app import web_router
 
     from .health_route import health_router
 
@@ -95,6 +96,7 @@ def http_api(settings: Settings, database: Database, health: Health):
         raise SettingsError(str(error)) from None
     app.include_router(user_api_router(Context(database, settings)))  # /v1/ for users, by access token
     app.include_router(health_router(health))  # GET /healthz, for systemd, load balancers and monitoring
+    app.include_router(web_router(Context(database, settings)))  # the web pages: session cookie or token
     app.add_middleware(BodyLimit)  # outermost: a user route's big body is refused before anything reads it
     return HttpServer(app, hub, sock, listen)
 

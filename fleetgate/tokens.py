@@ -1,7 +1,10 @@
 """Access tokens: a user's bearer credential for the HTTP API, stored hashed and shown once.
 
 A token starts with `fgt_` so that it is never mistaken for a device's API key (which is random text of
-its own kind, checked against another table): neither is accepted where the other belongs.
+its own kind, checked against another table): neither is accepted where the other belongs. A browser's
+session (fleetgate/sessions.py) is a row of the same table, of kind `session`, with a secret of its own
+prefix: it is listed and revoked with the tokens, but a session cookie is no bearer token, nor the reverse
+(a cookie rides along on every request a page makes, so it must only ever meet CSRF-checked forms).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from . import models, users
 from .models import utcnow
 
 PREFIX = "fgt_"
+PREFIXES = {"token": PREFIX, "session": "fgs_"}  # each kind of secret by its prefix
 LAST_USED_STEP = timedelta(minutes=5)  # `last_used` is written at most this often: not one write per request
 MAX_DAYS = 3650
 NAME_LIMIT = 100
@@ -39,6 +43,7 @@ class Token:
     expires: datetime | None
     revoked: datetime | None
     last_used: datetime | None
+    kind: str = "token"  # or "session": a browser's, opened with a login link
 
 
 @dataclass(frozen=True)
@@ -56,8 +61,11 @@ def token_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _token(row: models.AccessToken, user: str) -> Token:
-    return Token(row.id, user, row.name, row.read_only, row.created, row.expires, row.revoked, row.last_used)
+def as_token(row: models.AccessToken, user: str) -> Token:
+    """The row as listed (the user's name is looked up by the caller)."""
+    return Token(
+        row.id, user, row.name, row.read_only, row.created, row.expires, row.revoked, row.last_used, row.kind
+    )
 
 
 def create_token(
@@ -82,18 +90,18 @@ def create_token(
     )
     session.add(row)
     session.flush()
-    return _token(row, user), secret
+    return as_token(row, user), secret
 
 
 def list_tokens(session: Session, user: str) -> list[Token]:
-    """The user's tokens, oldest first, revoked ones included (marked)."""
+    """The user's tokens and browser sessions, oldest first, revoked ones included (marked)."""
     owner = users.row(session, user)
     rows = session.scalars(
         select(models.AccessToken)
         .where(models.AccessToken.user_id == owner.id)
         .order_by(models.AccessToken.id)
     )
-    return [_token(row, user) for row in rows]
+    return [as_token(row, user) for row in rows]
 
 
 def revoke_token(session: Session, user: str, token_id: int) -> Token:
@@ -106,7 +114,7 @@ def revoke_token(session: Session, user: str, token_id: int) -> Token:
     if row.revoked is None:
         row.revoked = utcnow()
         session.flush()
-    return _token(row, user)
+    return as_token(row, user)
 
 
 def touch(session: Session, token_id: int) -> None:
@@ -118,15 +126,17 @@ def touch(session: Session, token_id: int) -> None:
         session.flush()
 
 
-def authenticate(session: Session, secret: str) -> Bearer | None:
-    """Whom `secret` authenticates, or None: unknown, revoked, expired, or not a token at all."""
-    if not secret.startswith(PREFIX):
-        return None  # a device key, a password, anything else: never a user token
+def authenticate(session: Session, secret: str, kind: str = "token") -> Bearer | None:
+    """Whom `secret` authenticates as a `kind`, or None: unknown, revoked, expired, or another kind."""
+    if not secret.startswith(PREFIXES[kind]):
+        return None  # a device key, a password, a session as a token: never accepted
     row = session.scalar(
         select(models.AccessToken).where(models.AccessToken.token_hash == token_hash(secret))
     )
     now = utcnow()
-    if row is None or row.revoked is not None or (row.expires is not None and row.expires <= now):
+    if row is None or row.kind != kind or row.revoked is not None:
+        return None
+    if row.expires is not None and row.expires <= now:
         return None
     user = session.get(models.User, row.user_id)
     if user is None:

@@ -88,8 +88,9 @@ VERBS: dict[str, Verb] = {
             "token",
             ("token",),
             "token create [--name N] [--read-only] [--expires DAYS] | list [--json] | revoke ID",
-            "your access tokens for the HTTP API",
+            "your access tokens (and browser sessions) for the HTTP API",
         ),
+        Verb("login", ("login",), "login", "a link that signs you in to the web pages (once, 5 minutes)"),
     )
 }
 HELP_FLAGS = ("-h", "--help")

@@ -34,6 +34,7 @@ from .context import App
 from .devices import device, provisioning_key
 from .env import env
 from .fleets import device_types, fleet, rollback
+from .login import login
 from .output import Failure
 from .prune import prune
 from .registry import registry
@@ -164,6 +165,7 @@ cli.add_command(deploy)
 cli.add_command(agent)
 cli.add_command(registry)
 cli.add_command(token)
+cli.add_command(login)
 cli.add_command(config)
 cli.add_command(prune)
 

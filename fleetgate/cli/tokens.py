@@ -59,17 +59,17 @@ def token_create(
 @json_option
 @click.pass_context
 def token_list(ctx: click.Context, user_name: str | None, as_json: bool) -> None:
-    """List a user's tokens (never their secrets), revoked ones too."""
+    """List a user's tokens and browser sessions (never their secrets), revoked ones too."""
     app = _app(ctx, user_name)
     found = token_ops.list_tokens(app.context, app.actor, user_name)
     if as_json:
         echo(to_json([views.token(t) for t in found]))
         return
     rows = (
-        (t.id, t.name, "read-only" if t.read_only else "full", format_time(t.created), _state(t))
+        (t.id, t.kind, t.name, "read-only" if t.read_only else "full", format_time(t.created), _state(t))
         for t in found
     )
-    print_table(("ID", "NAME", "ACCESS", "CREATED", "STATE"), rows)
+    print_table(("ID", "KIND", "NAME", "ACCESS", "CREATED", "STATE"), rows)
 
 
 @token.command("revoke")
@@ -77,7 +77,7 @@ def token_list(ctx: click.Context, user_name: str | None, as_json: bool) -> None
 @user_option
 @click.pass_context
 def token_revoke(ctx: click.Context, token_id: int, user_name: str | None) -> None:
-    """Revoke a token (its ID as `fleetgate token list` shows it): the next request with it is refused."""
+    """Revoke a token or a browser session (its ID as `token list` shows it): its next request is refused."""
     app = _app(ctx, user_name)
     revoked = token_ops.revoke_token(app.context, app.actor, token_id, user_name)
     echo(f"revoked token {revoked.id} ({revoked.name}) of {revoked.user}")

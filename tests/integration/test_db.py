@@ -26,7 +26,7 @@ def public_line(comment: str = "me@laptop") -> str:
 
 def test_migrate_is_idempotent_and_matches_the_models(database: Database) -> None:
     database.migrate()
-    assert database.revision() == "0008"
+    assert database.revision() == "0009"
     with database.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
 
@@ -41,9 +41,10 @@ def test_head_is_alembics_newest_revision() -> None:
 def test_a_database_behind_head_is_migrated_to_it(database: Database) -> None:
     database.migrate()
     with database.engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0007'")
-        conn.exec_driver_sql("DROP TABLE access_tokens")
-    database.migrate()  # not at HEAD: alembic runs 0008 again
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0008'")
+        conn.exec_driver_sql("DROP TABLE login_links")
+        conn.exec_driver_sql("ALTER TABLE access_tokens DROP COLUMN kind")
+    database.migrate()  # not at HEAD: alembic runs 0009 again
     assert database.revision() == HEAD
     with database.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []

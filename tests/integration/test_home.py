@@ -132,6 +132,8 @@ def configured(tmp_path: Path):
 
 
 def test_serve_honours_its_settings_file(configured: Gateway) -> None:
+    # The port takes connections before the text is printed: wait for the text (its HTTP line is last).
+    assert configured.http_url() == PUBLIC_HTTP
     log = (configured.home / "serve.log").read_text()
     assert f"fleetgate is listening for git pushes on ssh://127.0.0.1:{configured.port} " in log  # ssh_listen
     assert f"  git remote add balena {PUBLIC}/alice/demo.git" in log.splitlines()

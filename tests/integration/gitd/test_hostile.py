@@ -112,7 +112,7 @@ def test_key_offered_but_not_signed_gives_no_identity(gateway: Gateway) -> None:
 GREETING = "Hi alice! fleetgate does not provide shell access. Push with: git push balena master"
 VERBS = (
     "help, whoami, fleets, fleet, releases, release, logs, rollback, pin, deploy, env, devices, device, "
-    "servers, server-status, members, keys, token"
+    "servers, server-status, members, keys, token, login"
 )
 
 
