@@ -49,7 +49,7 @@ class Gateway:
     keys: dict[str, Path] = field(default_factory=dict)
     serve: list[str] = field(default_factory=lambda: list(SERVE))
 
-    def start(self, extra_env: dict[str, str] | None = None, timeout: float = 20) -> None:
+    def start(self, extra_env: dict[str, str] | None = None, timeout: float = 60) -> None:
         env = dict(self.env, **(extra_env or {}))
         with open(self.home / "serve.log", "ab") as log:
             self.proc = subprocess.Popen(self.serve, env=env, stdout=log, stderr=subprocess.STDOUT)
