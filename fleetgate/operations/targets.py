@@ -57,7 +57,8 @@ def roll_out(
             + (f" ({host.message})" if host.message else "")
         )
     if not result.ok:
-        raise RolloutFailed(f"rollout failed: {result.reason or 'see the lines above'}")
+        # The engine's reason says "rollout failed on HOST: …" already.
+        raise RolloutFailed(result.reason or "rollout failed; see the lines above")
 
 
 def _servers_follow(
