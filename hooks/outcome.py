@@ -40,7 +40,7 @@ def build_failed(release: str, failure: Failure, reference: str | None = None) -
     )
     stored = f"build failed: {where}: {detail}" if where else f"build failed: {detail}"
     if reference is not None:  # fleetgate's fault: what the operator needs to find it in the log
-        short = f"build failed: fleetgate's fault (reference {reference})"
+        short = f"build failed: gateway fault (reference {reference})"
     else:
         short = f"build failed: {where} of {release}" if where else f"build failed: {release}; see above"
     return Said("Error", line, fit(short, REASON_WIDTH), stored)

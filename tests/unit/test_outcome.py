@@ -74,7 +74,7 @@ def test_a_bad_project_names_the_release() -> None:
 def test_fleetgates_fault_carries_the_reference_to_the_log() -> None:
     said = build_failed("alice/x#3", Failure("failed", "web", "registry r answered 500", False), "0badc0de")
     assert said.line == "alice/x#3: service web failed to build: registry r answered 500 (reference 0badc0de)"
-    assert said.reason == "build failed: fleetgate's fault (reference 0badc0de)"
+    assert said.reason == "build failed: gateway fault (reference 0badc0de)"
 
 
 def test_the_rejected_refs_reason_keeps_gits_line_within_the_width() -> None:
