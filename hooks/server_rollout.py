@@ -90,9 +90,9 @@ def roll_out(
         )
     _summary(out, result)
     if not result.ok:
-        # The engine's reason says "rollout failed on HOST: …" already.
-        rolled = _failed(out, release.name, result.reason or "rollout failed; see the lines above")
-        out.info(servers_line([host.state for host in result.hosts]))
+        rolled = _failed(out, release.name, result.failure)
+        if result.hosts:
+            out.info(servers_line([host.state for host in result.hosts]))
         return rolled
     switched = sum(1 for host in result.hosts if host.state == "switched")
     return Rolled((switched, len(result.hosts)))

@@ -57,8 +57,7 @@ def roll_out(
             + (f" ({host.message})" if host.message else "")
         )
     if not result.ok:
-        # The engine's reason says "rollout failed on HOST: …" already.
-        raise RolloutFailed(result.reason or "rollout failed; see the lines above")
+        raise RolloutFailed(result.failure)
 
 
 def _servers_follow(
