@@ -13,6 +13,7 @@ _STAGE = re.compile(r"^\[[^\]]*\] ")  # "[2/3] " before a Dockerfile step's name
 _CACHE_IMPORT = "importing cache manifest from "
 _STEP_ERROR = re.compile(r"^#(\d+) ERROR: (.+)$")
 _EXIT_CODE = re.compile(r"exit code: (\d+)")
+STEP_SHOWN = 60  # characters of a failing step's text in the reason; the build log has all of it
 _DAEMON_DOWN = re.compile(
     r"cannot connect to the docker daemon|error during connect|is the docker daemon running", re.I
 )
@@ -50,14 +51,26 @@ def scan_output(lines: Iterable[str]) -> _Scan:
 
 
 def failure_message(scan: _Scan, returncode: int) -> str | None:
-    """The one-line reason a build failed, or None when nothing in the output says it failed."""
+    """The one-line reason a build failed, or None when nothing in the output says it failed.
+
+    The caller says that it was a build that failed, and of which service: the reason does not.
+    """
     if scan.step_error:
         step, error = scan.step_error
+        step = _shortened(step, STEP_SHOWN)
         if code := _EXIT_CODE.search(error):
-            return f"build failed: step '{step}' exited with code {code.group(1)}"
-        return f"build failed: step '{step}': {error}"
+            return f"step '{step}' exited with code {code.group(1)}"
+        return f"step '{step}': {error}"
     if scan.last_error:
-        return f"build failed: {scan.last_error}"
+        return scan.last_error
     if returncode != 0:
-        return f"build failed: docker build exited with code {returncode}"
+        return f"docker build exited with code {returncode}"
     return None
+
+
+def _shortened(text: str, width: int) -> str:
+    """The text's head and tail around an ellipsis: a long RUN line stays recognisable at both ends."""
+    if len(text) <= width:
+        return text
+    tail = (width - 1) // 3
+    return text[: width - 1 - tail] + "…" + text[len(text) - tail :]

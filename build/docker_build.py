@@ -252,7 +252,7 @@ def _result(
         raise BuilderUnavailable(f"cannot reach the Docker daemon at {host}; is dockerd running?")
     message = failure_message(scan, returncode)
     if message is None and not image_id:
-        message = "build failed: docker build reported success but wrote no image id"
+        message = "docker build reported success but wrote no image id"
     if message:
         raise BuildFailed(message, _capped(log))
     return BuildResult(image_id=image_id, seconds=seconds, log=_capped(log))

@@ -8,13 +8,15 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass
 
 import docker
 import docker.errors
 import requests.exceptions
+
+from .upload_progress import Uploaded, UploadTally
 
 # Docker v2 and OCI manifests (and their lists): the registry must answer for whichever the daemon pushed.
 MANIFEST_TYPES = ", ".join(
@@ -31,6 +33,10 @@ NAME_PART = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 
 class PublishFailed(Exception):
     """The registry or the daemon refused or broke the push: the operator's fault."""
+
+    def __init__(self, message: str, service: str | None = None) -> None:
+        super().__init__(message)
+        self.service = service  # the service whose image it was, once the release's publish knows it
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,7 @@ def publish(
     service: str,
     release_hash: str,
     docker_host: str | None = None,
+    on_progress: Callable[[Uploaded], None] | None = None,
 ) -> Published:
     """Tag, push and verify one service's image; raise PublishFailed with a one-line reason."""
     repository = image_repository(registry, owner, fleet, service)
@@ -88,7 +95,7 @@ def publish(
             chunks = client.images.push(
                 repository, tag=release_hash, stream=True, decode=True, auth_config=auth
             )
-            digest = push_digest(chunks, f"{repository}:{release_hash}")
+            digest = push_digest(chunks, f"{repository}:{release_hash}", on_progress)
             size = int(image.attrs.get("Size") or 0)
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise PublishFailed(f"pushing {repository}:{release_hash} failed: {_one_line(exc)}") from exc
@@ -118,10 +125,15 @@ def _client(docker_host: str | None) -> docker.DockerClient:
     return docker.DockerClient(base_url=docker_host or "unix:///var/run/docker.sock", timeout=600)
 
 
-def push_digest(chunks: Iterable[dict], what: str) -> str:
+def push_digest(
+    chunks: Iterable[dict], what: str, on_progress: Callable[[Uploaded], None] | None = None
+) -> str:
     """The digest from a decoded push stream; any error chunk fails the push (a 200 is not success)."""
     digest = None
+    tally = UploadTally()
     for chunk in chunks:
+        if on_progress is not None:
+            on_progress(tally.add(chunk))
         error = chunk.get("error") or (chunk.get("errorDetail") or {}).get("message")
         if error:
             raise PublishFailed(f"the registry refused {what}: {_one_line(error)}")

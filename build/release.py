@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fleetgate.device_types import DeviceType
+from fleetgate.ticker import Ticker
+from fleetgate.units import duration
 
 from .balena_yml import build_config
 from .compose import composition_yaml
@@ -23,8 +25,9 @@ from .docker_build import DOCKER_CLI, BuildCancelled, BuildFailed, BuildRequest,
 from .export import ExportLimits, export_tree
 from .nodejs import NodeSettings
 from .plan import Builder, BuildOptions, Placement, ReleaseInput, ServicePlan, plan_services
-from .publish import Published, Registry, keep_local, publish
+from .publish import Published, PublishFailed, Registry, keep_local, publish
 from .resolve import resolve
+from .upload_progress import Uploaded, uploaded_line, uploading_line
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class BuildSettings:
     idle_timeout: float = 600.0
     export: ExportLimits = ExportLimits()
     docker_cli: str = DOCKER_CLI  # FLEETGATE_DOCKER_CLI, as an absolute path
+    progress_interval: float = 4.0  # seconds without a line after which a long step says where it is
 
 
 @dataclass(frozen=True)
@@ -79,12 +83,15 @@ class BuiltRelease:
 
 
 class ServiceFailed(BuildFailed):
-    """One service's build failed; carries the logs of every service built so far."""
+    """One service's build failed; carries its name and the logs of every service built so far."""
 
-    def __init__(self, message: str, logs: Mapping[str, str], cancelled: bool = False) -> None:
+    def __init__(
+        self, message: str, logs: Mapping[str, str], cancelled: bool = False, service: str | None = None
+    ) -> None:
         super().__init__(message)
         self.logs = dict(logs)
         self.cancelled = cancelled
+        self.service = service
 
 
 OnLine = Callable[[str, str], None]  # (service, line)
@@ -110,10 +117,13 @@ def build_release(
         placement = spec.placement
         on_status(_building_line(plans, placement))
         started = time.monotonic()
-        results = _build_all(plans, work, spec, settings, placement, on_line, cancelled)
+        results = _build_all(plans, work, spec, settings, placement, on_line, on_status, cancelled)
         built = time.monotonic()
-        on_status("Uploading images" if settings.registry else "Keeping images in the local daemon")
-        images = _publish_all(plans, results, spec, settings, placement)
+        if settings.registry:
+            on_status(f"Uploading images to {settings.registry.host}")
+        else:
+            on_status("Keeping images in the local daemon")
+        images = _publish_all(plans, results, spec, settings, placement, on_status)
         published = time.monotonic()
         composition = composition_yaml(project, {i.service: i.reference for i in images})
     return BuiltRelease(images, composition, placement, built - started, published - built)
@@ -169,24 +179,40 @@ def _build_all(
     settings: BuildSettings,
     placement: Placement,
     on_line: OnLine,
+    on_status: Callable[[str], None],
     cancelled: threading.Event,
 ) -> dict[str, BuildResult]:
     # One failed service stops the others: the release fails anyway, and builders are shared.
     stop = threading.Event()
     logs: dict[str, str] = {}
+    failed: dict[BaseException, str] = {}  # each service's error, to name the service that failed
+    started = time.monotonic()
+
+    def still_building() -> str:
+        running = [p.service for p in plans if p.service not in logs]
+        return f"Still building {', '.join(running)} ({duration(time.monotonic() - started)})"
+
+    # A silent step (a long RUN, a big COPY) says so, every interval, while no build line comes.
+    ticker = Ticker(on_status, still_building, settings.progress_interval)
+
+    def said(service: str, line: str) -> None:
+        ticker.touch()
+        on_line(service, line)
 
     def one(plan: ServicePlan) -> BuildResult:
         request = _request(plan, work, spec, settings, placement)
         try:
-            result = run_build(request, lambda line: on_line(plan.service, line), stop)
-        except BuildFailed as e:
-            logs[plan.service] = e.log
+            result = run_build(request, lambda line: said(plan.service, line), stop)
+        except BaseException as e:
+            failed[e] = plan.service
+            if isinstance(e, BuildFailed):
+                logs[plan.service] = e.log
             stop.set()
             raise
         logs[plan.service] = result.log
         return result
 
-    with ThreadPoolExecutor(max(1, len(plans)), thread_name_prefix="build") as pool:
+    with ticker, ThreadPoolExecutor(max(1, len(plans)), thread_name_prefix="build") as pool:
         futures = {p.service: pool.submit(one, p) for p in plans}
         while wait(futures.values(), timeout=0.2).not_done:
             if cancelled.is_set():
@@ -196,33 +222,68 @@ def _build_all(
         # Report the service that failed on its own, not the ones stopped because of it.
         first = next((e for e in errors if not isinstance(e, BuildCancelled)), errors[0])
         if isinstance(first, BuildFailed):
-            raise ServiceFailed(str(first), logs, cancelled=isinstance(first, BuildCancelled)) from first
+            cancelled_too = isinstance(first, BuildCancelled)
+            raise ServiceFailed(str(first), logs, cancelled_too, failed.get(first)) from first
         raise first
     return {name: f.result() for name, f in futures.items()}
 
 
 def _publish_all(
-    plans, results: dict[str, BuildResult], spec: ReleaseSpec, settings: BuildSettings, placement: Placement
+    plans,
+    results: dict[str, BuildResult],
+    spec: ReleaseSpec,
+    settings: BuildSettings,
+    placement: Placement,
+    on_status: Callable[[str], None],
 ) -> tuple[ServiceImage, ...]:
     host = placement.builder.docker_host
+    uploads: dict[str, Uploaded] = {p.service: Uploaded() for p in plans}
+    started = time.monotonic()
 
     def one(plan: ServicePlan) -> ServiceImage:
         result = results[plan.service]
-        if settings.registry is None:
-            published: Published = keep_local(result.image_id, host)
-        else:
-            published = publish(
-                result.image_id,
-                settings.registry,
-                spec.owner,
-                spec.fleet,
-                plan.service,
-                spec.release_hash,
-                host,
-            )
+        try:
+            published = _publish_one(plan, result, spec, settings, host, uploads)
+        except PublishFailed as e:
+            raise PublishFailed(str(e), service=plan.service) from e
         return ServiceImage(
             plan.service, published.reference, published.digest, published.size, result.seconds, result.log
         )
 
-    with ThreadPoolExecutor(max(1, len(plans)), thread_name_prefix="publish") as pool:
-        return tuple(pool.map(one, plans))
+    def uploading() -> str:
+        return uploading_line(dict(uploads), duration(time.monotonic() - started))
+
+    with (
+        Ticker(on_status, uploading, settings.progress_interval),
+        ThreadPoolExecutor(max(1, len(plans)), thread_name_prefix="publish") as pool,
+    ):
+        images = tuple(pool.map(one, plans))
+    if settings.registry is not None:
+        on_status(uploaded_line(uploads, settings.registry.host, duration(time.monotonic() - started)))
+    return images
+
+
+def _publish_one(
+    plan: ServicePlan,
+    result: BuildResult,
+    spec: ReleaseSpec,
+    settings: BuildSettings,
+    host: str | None,
+    uploads: dict[str, Uploaded],
+) -> Published:
+    if settings.registry is None:
+        return keep_local(result.image_id, host)
+
+    def progress(now: Uploaded) -> None:
+        uploads[plan.service] = now
+
+    return publish(
+        result.image_id,
+        settings.registry,
+        spec.owner,
+        spec.fleet,
+        plan.service,
+        spec.release_hash,
+        host,
+        progress,
+    )

@@ -22,3 +22,6 @@ class Limits:
     keepalive_interval: float = 15.0
     workers: int = 8
     unpack_workers: int = 2  # processes that unpack big packs; 0 unpacks every pack in its push's thread
+    # Seconds of silence after which a long step (a big pack, a build, an upload, a rollout) says where it
+    # stands: under the 5 s a pusher should ever wait for a line.
+    progress_interval: float = 4.0

@@ -32,6 +32,7 @@ def _pipeline(settings: Settings, database: Database):
         timeout=settings.build_timeout,
         idle_timeout=settings.build_idle_timeout,
         docker_cli=settings.docker_cli,
+        progress_interval=settings.limits.progress_interval,
     )
     from fleetgate.deploy.servers.fleet_rollout import RolloutConfig
 

@@ -203,6 +203,7 @@ KNOWN: tuple[Known, ...] = (
     Known("FLEETGATE_KEEPALIVE", str(int(_LIMITS.keepalive_interval))),
     Known("FLEETGATE_WORKERS", str(_LIMITS.workers)),
     Known("FLEETGATE_UNPACK_WORKERS", str(_LIMITS.unpack_workers)),
+    Known("FLEETGATE_PROGRESS_INTERVAL", f"{_LIMITS.progress_interval:g}"),
     Known("FLEETGATE_PROXY_IMAGE", _ROLLOUT.proxy_image),
     Known("FLEETGATE_PROXY_HTTP_PORT", str(_ROLLOUT.http_port)),
     Known("FLEETGATE_PROXY_HTTPS_PORT", str(_ROLLOUT.https_port)),
@@ -286,6 +287,17 @@ def _at_least_0(v: Values, name: str) -> int:
     return value
 
 
+def _seconds(v: Values, name: str) -> float:
+    raw = v[name]
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise SettingsError(f"{name}={raw!r} is not a number of seconds above 0, such as 4 or 0.5")
+    return value
+
+
 def _public_url(v: Values, name: str, schemes: tuple[str, ...], example: str) -> str | None:
     """A URL users reach the gateway at, without a trailing slash; None when unset."""
     raw = v.sources.get(name)
@@ -327,6 +339,7 @@ def _limits(v: Values) -> Limits:
         keepalive_interval=float(_int(v, "FLEETGATE_KEEPALIVE")),
         workers=_int(v, "FLEETGATE_WORKERS"),
         unpack_workers=_int(v, "FLEETGATE_UNPACK_WORKERS"),
+        progress_interval=_seconds(v, "FLEETGATE_PROGRESS_INTERVAL"),
     )
 
 

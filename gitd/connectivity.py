@@ -1,7 +1,7 @@
 """Connectivity checks over what a pack's objects point at (DESIGN.md §2.2).
 
 The repository is complete by invariant, so a push is connected when every object referenced from
-the pack is in the pack or already in the repository, and each new tip is a commit.
+the pack is in the pack or already in the repository, and each new branch tip is a commit.
 """
 
 from __future__ import annotations
@@ -25,9 +25,17 @@ def check_connected(links: Links, in_repository: Callable[[bytes], bool]) -> Non
 
 
 def check_tips(
-    tips: Iterable[bytes], links: Links, type_in_repository: Callable[[bytes], int | None]
+    tips: Iterable[bytes],
+    links: Links,
+    type_in_repository: Callable[[bytes], int | None],
+    tagged: Iterable[bytes] = (),
 ) -> None:
-    """Each new branch tip must exist and be a commit (a branch pointing at a blob is refused)."""
+    """Each new branch tip must exist and be a commit (a branch pointing at a blob is refused); what a
+    new tag names must exist (git lets a tag name any object)."""
+    for hex_sha in tagged:
+        sha = bytes.fromhex(hex_sha.decode())
+        if links.kind_of(sha) is None and type_in_repository(sha) is None:
+            raise PackRejected(f"missing object {hex_sha.decode()}: the pushed tag's object did not arrive")
     for hex_sha in tips:
         sha = bytes.fromhex(hex_sha.decode())
         kind = links.kind_of(sha)

@@ -24,10 +24,12 @@ from dulwich.refs import check_ref_format
 
 from fleetgate.fleets import Fleet
 from fleetgate.limits import Limits
+from fleetgate.ticker import Ticker
 
 from .bridge import ChannelClosed
 from .ingest import PackRejected
 from .interruption import SHUTDOWN_REASON, Interruption
+from .pack_progress import PackProgress
 from .pipeline import (
     ZERO_SHA,
     Decision,
@@ -58,6 +60,7 @@ CAPABILITIES = (
 )
 MASTER = b"refs/heads/master"
 MAIN = b"refs/heads/main"
+TAGS = b"refs/tags/"
 KEEPALIVE_SECONDS = 5.0
 
 
@@ -132,6 +135,8 @@ class ReceiveSession:
     def _advertise(self) -> dict[bytes, bytes]:
         master = self.refs.read(MASTER)
         refs = {MASTER: master, MAIN: master} if master != ZERO_SHA else {}
+        # Tags are kept: `git push --follow-tags` sends only the ones the fleet lacks.
+        refs.update(self.refs.tags())
         lines = sorted(refs.items()) or [(b"capabilities^{}", ZERO_SHA)]
         self.proto.write_pkt_line(format_ref_line(lines[0][0], lines[0][1], list(CAPABILITIES)))
         for ref, sha in lines[1:]:
@@ -165,7 +170,7 @@ class ReceiveSession:
     ) -> Received:
         try:
             if any(not u.is_delete for u in updates):
-                self._ingest(updates, quarantine)
+                self._ingest(updates, quarantine, out, b"quiet" not in caps)
         except PackRejected as e:
             log.info("push to %s rejected: %s", self.ctx.fleet.slug, e)
             out.line(f"error: {e}")
@@ -188,18 +193,32 @@ class ReceiveSession:
         )
         return Received(tuple(results), fault)
 
-    def _ingest(self, updates: list[RefUpdate], quarantine: Quarantine) -> None:
-        tips = [u.new for u in updates if not u.is_delete]
+    def _ingest(
+        self, updates: list[RefUpdate], quarantine: Quarantine, out: SidebandWriter, say: bool
+    ) -> None:
+        progress = PackProgress(self._read_some, time.monotonic)
+        ticks = Ticker(out.line if say else _silent, progress.line, self.ctx.limits.progress_interval)
+        with ticks:
+            self._unpack(updates, quarantine, progress.read_some)
+        if say and progress.received and ticks.ticked:  # a long receive ends with its figures
+            out.line(progress.done_line())
+
+    def _unpack(
+        self, updates: list[RefUpdate], quarantine: Quarantine, read_some: Callable[[int], bytes]
+    ) -> None:
+        # A branch must point at a commit; a tag (kept, never built) may name any object that arrived.
+        tips = [u.new for u in updates if not u.is_delete and not u.ref.startswith(TAGS)]
+        tagged = [u.new for u in updates if not u.is_delete and u.ref.startswith(TAGS)]
         objects_dir = self.ctx.repo_path / "objects"
         header = self.proto.read(12)
         count = pack_header(header)
+        limits = self.ctx.limits
         if self.ctx.unpack_pool is None or count < WORKER_THRESHOLD:
-            reader = _Prefixed(header, self._read_some)
-            unpack_and_check(quarantine.store, objects_dir, reader.recv, self.ctx.limits, tips)
+            reader = _Prefixed(header, read_some)
+            unpack_and_check(quarantine.store, objects_dir, reader.recv, limits, tips, tagged)
             return
-        unpack_in_worker(
-            self.ctx.unpack_pool, quarantine.path, objects_dir, header, self._read_some, self.ctx.limits, tips
-        )
+        pool = self.ctx.unpack_pool
+        unpack_in_worker(pool, quarantine.path, objects_dir, header, read_some, limits, tips, tagged)
         quarantine.reopen()  # the worker wrote the pack: see it
 
     def _after_update(self, decision: Decision, results: list[RefResult], out: SidebandWriter) -> None:
@@ -281,6 +300,10 @@ class _Prefixed:
     def recv(self, size: int) -> bytes:
         taken, self._first = self._first[:size], self._first[size:]
         return taken or self._read_some(size)
+
+
+def _silent(_line: str) -> None:
+    """`git push -q` asked for no progress."""
 
 
 def _keep_alive(out: SidebandWriter, done: threading.Event, cancelled: threading.Event) -> None:

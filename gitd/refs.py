@@ -49,6 +49,16 @@ class RefStore:
             return self.read(data[5:])
         return data
 
+    def tags(self) -> dict[bytes, bytes]:
+        """Every tag (`refs/tags/…`) and the object it names."""
+        root = self.root / "refs" / "tags"
+        found = {}
+        for path in sorted(root.rglob("*")) if root.is_dir() else ():
+            if path.is_file() and not path.name.endswith(".lock"):
+                ref = b"refs/tags/" + path.relative_to(root).as_posix().encode()
+                found[ref] = path.read_bytes().strip()
+        return found
+
     @contextmanager
     def _lock(self, ref: bytes):
         path = self._file(ref)

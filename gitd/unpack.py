@@ -43,19 +43,27 @@ log = logging.getLogger(__name__)
 
 
 def unpack_and_check(
-    quarantine: DiskObjectStore, objects_dir: Path, read_some: Read, limits: Limits, tips: Sequence[bytes]
+    quarantine: DiskObjectStore,
+    objects_dir: Path,
+    read_some: Read,
+    limits: Limits,
+    tips: Sequence[bytes],
+    tagged: Sequence[bytes] = (),
 ) -> None:
-    """Ingest the pack into the quarantine in this thread and run every check of DESIGN.md §2.2."""
-    _check(ingest_pack(quarantine, read_some, limits), objects_dir, tips)
+    """Ingest the pack into the quarantine in this thread and run every check of DESIGN.md §2.2.
+
+    `tips` are new branch tips (commits); `tagged` what new tags name (any object).
+    """
+    _check(ingest_pack(quarantine, read_some, limits), objects_dir, tips, tagged)
 
 
-def _check(pack: IngestedPack, objects_dir: Path, tips: Sequence[bytes]) -> None:
+def _check(pack: IngestedPack, objects_dir: Path, tips: Sequence[bytes], tagged: Sequence[bytes]) -> None:
     """The checks over the whole push: connectivity and the tips' types (tree shapes were measured
     as the trees arrived)."""
     repository = DiskObjectStore(str(objects_dir))
     try:
         check_connected(pack.links, lambda sha: sha.hex().encode() in repository)
-        check_tips(tips, pack.links, _type_of(repository))
+        check_tips(tips, pack.links, _type_of(repository), tagged)
     finally:
         repository.close()
         pack.links.close()
@@ -90,7 +98,12 @@ def start_pack_stream(fifo: str, path: str, limits: Limits) -> subprocess.Popen[
 
 
 def unpack_from_fifo(
-    fifo: str, quarantine_dir: str, objects_dir: str, limits: Limits, tips: Sequence[bytes]
+    fifo: str,
+    quarantine_dir: str,
+    objects_dir: str,
+    limits: Limits,
+    tips: Sequence[bytes],
+    tagged: Sequence[bytes] = (),
 ) -> str | None:
     """Worker-process entry: unpack what arrives on `fifo`; the rejection reason, or None when accepted.
 
@@ -105,7 +118,7 @@ def unpack_from_fifo(
         assert reader.stdout is not None
         with reader.stdout as frames:
             pack = ingest_frames(quarantine, Path(path), receive(frames), limits)
-        _check(pack, Path(objects_dir), tips)
+        _check(pack, Path(objects_dir), tips, tagged)
     except PackRejected as e:
         return str(e)
     finally:
@@ -148,13 +161,14 @@ def unpack_in_worker(
     read_some: Read,
     limits: Limits,
     tips: Sequence[bytes],
+    tagged: Sequence[bytes] = (),
 ) -> None:
     """Stream the rest of the pack to a worker through a FIFO; raise PackRejected with its verdict."""
     log.info("unpacking %d objects in a worker process", pack_header(header))
     fifo = quarantine_dir / "pack.fifo"
     os.mkfifo(fifo, 0o600)
     future = pool.submit(
-        unpack_from_fifo, str(fifo), str(quarantine_dir), str(objects_dir), limits, list(tips)
+        unpack_from_fifo, str(fifo), str(quarantine_dir), str(objects_dir), limits, list(tips), list(tagged)
     )
     fd = _open_writer(fifo, future)
     if fd is not None:

@@ -11,32 +11,32 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from fleetgate.build.docker_build import BuilderUnavailable, BuildFailed
 from fleetgate.build.plan import BuildOptions, Placement, place
-from fleetgate.build.publish import PublishFailed
 from fleetgate.build.release import BuildSettings, BuiltRelease, ReleaseSpec, ServiceFailed, build_release
 from fleetgate.deploy import devices, targets
 from fleetgate.deploy.device_state import label_warnings
 from fleetgate.deploy.servers.fleet_rollout import RolloutConfig
 from fleetgate.gitd.pipeline import Decision, Progress, Push, RefResult, RefUpdate, Verdict
 
-from fleetgate import release_images, release_leases, releases
+from fleetgate import release_images, releases
 from fleetgate.build_logs import LiveLogWriter, live_path
 from fleetgate.db import Database
 from fleetgate.device_types import device_type
 from fleetgate.models import utcnow
 
 from . import server_rollout
+from .build_failure import classify
 from .device_progress import DeviceProgress, wait_for_devices
+from .lease import leased
 from .options import OptionRefused, build_options
+from .outcome import Landing, build_failed, landed
 from .push_output import PushOutput
-from .refrules import BranchRule, RefRefused, rule_for
+from .refrules import BranchRule, RefRefused, is_kept, rule_for
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,9 @@ class BuildPipeline:
         placement: Placement,
         release: releases.Release,
     ):
-        out.info(f"Starting build for {push.fleet.slug}, user {push.pusher.user}")
+        # The release is named before anything is built: a pusher can follow or cite it at once.
+        out.info(f"Starting build of release {release.name} for {push.pusher.user}")
+        out.info(f"Release: {release.hash} (id: {release.number})")
         started = time.monotonic()
         spec = ReleaseSpec(
             push.fleet.owner,
@@ -120,7 +122,7 @@ class BuildPipeline:
             placement,
         )
         try:
-            with self._lease(release):
+            with leased(self.database, release):
                 built = build_release(push.objects, spec, self.config.build, out.build_line, out.info, stop)
         except Exception as e:  # every failure ends the release and rejects the ref, with its reason
             return Verdict.reject(update.ref, self._failed(release, e, out)), None
@@ -136,9 +138,9 @@ class BuildPipeline:
             built.publish_seconds,
             total,
         )
-        failed = self._roll_out(push, release, out)
-        if failed is not None:  # the ref stays; the release's images stay in the registry
-            return Verdict.reject(update.ref, failed), None
+        rolled = self._roll_out(push, release, out)
+        if rolled.failed is not None:  # the ref stays; the release's images stay in the registry
+            return Verdict.reject(update.ref, rolled.failed.reason), None
         store_as = None if rule.moves == update.ref else rule.moves
         return Verdict.accept(update.ref, store_as), lambda results: self._finish(
             release,
@@ -147,20 +149,26 @@ class BuildPipeline:
             out,
             (options.wait_devices or push.fleet.wait_for_devices) and not options.detach,
             stop,
+            rolled.servers,
         )
 
-    def _roll_out(self, push: Push, release: releases.Release, out: PushOutput) -> str | None:
-        """Roll out to the fleet's servers before the ref moves (§2.3); the reason when it failed."""
+    def _roll_out(self, push: Push, release: releases.Release, out: PushOutput) -> server_rollout.Rolled:
+        """Roll out to the fleet's servers before the ref moves (§2.3)."""
         if self.config.servers is None or not server_rollout.has_servers(self.database, push.fleet.id):
-            return None
-        with self._lease(release):
-            reason = server_rollout.roll_out(
-                self.database, self.config.servers, release.hash, push.pusher.user, out
+            return server_rollout.Rolled(None)
+        with leased(self.database, release):
+            rolled = server_rollout.roll_out(
+                self.database,
+                self.config.servers,
+                release.hash,
+                push.pusher.user,
+                out,
+                self.config.build.progress_interval,
             )
-        if reason is not None:
+        if rolled.failed is not None:
             with self.database.session() as session:
-                releases.finish_release(session, release.id, "failed", error=reason)
-        return reason
+                releases.finish_release(session, release.id, "failed", error=rolled.failed.stored)
+        return rolled
 
     def _rolled_out(self, release: releases.Release) -> bool:
         return self.config.servers is not None and server_rollout.follows_pushes(
@@ -184,27 +192,6 @@ class BuildPipeline:
                 placement.platform,
                 self.config.node_id,
             )
-
-    @contextmanager
-    def _lease(self, release: releases.Release) -> Iterator[None]:
-        """Renew the release's build lease while it builds, so no other node marks it interrupted."""
-        done = threading.Event()
-
-        def renew() -> None:
-            while not done.wait(releases.LEASE_TTL / 3):
-                try:
-                    with self.database.session() as session:
-                        release_leases.heartbeat(session, release)
-                except Exception:  # a missed beat is retried; the lease outlives two of them
-                    log.warning("could not renew the lease of release %s", release.hash, exc_info=True)
-
-        beat = threading.Thread(target=renew, name=f"lease-{release.hash[:7]}", daemon=True)
-        beat.start()
-        try:
-            yield
-        finally:
-            done.set()
-            beat.join()
 
     def _cache_from(self, fleet_id: int) -> dict[str, str]:
         """The previous release's images, offered as cache (only useful from a registry)."""
@@ -233,20 +220,21 @@ class BuildPipeline:
             releases.set_composition(session, release.id, built.composition)
 
     def _failed(self, release: releases.Release, error: Exception, out: PushOutput) -> str:
-        status, reason, user_fault = _classify(error)
-        if not user_fault:
+        failure = classify(error)
+        reference = None
+        if not failure.user_fault:
             reference = uuid.uuid4().hex[:8]
             log.error("release %s failed (reference %s)", release.hash, reference, exc_info=error)
-            reason = f"{reason} (reference {reference})"
+        said = build_failed(release.name, failure, reference)
         logs = error.logs if isinstance(error, ServiceFailed) else {}
         with self.database.session() as session:
             for service, text in logs.items():
                 release_images.record_image(
                     session, release.id, service, "(not built)", None, None, None, text, "failed"
                 )
-            releases.finish_release(session, release.id, status, error=reason)
-        out.error(reason)
-        return reason
+            releases.finish_release(session, release.id, failure.status, error=said.stored)
+        out.say(said)
+        return said.reason
 
     def _finish(
         self,
@@ -256,32 +244,37 @@ class BuildPipeline:
         out: PushOutput,
         wait_devices: bool,
         stop: threading.Event,
+        servers: tuple[int, int] | None,
     ) -> None:
         result = next((r for r in results if r.ref == update.ref), None)
+        moved = result is not None and result.ok
         with self.database.session() as session:
-            if result is not None and result.ok:
+            if moved:
                 target = targets.on_release_success(
                     session, releases.finish_release(session, release.id, "success")
                 )
+                following = self._following(session, release)
             else:
                 reason = result.reason if result is not None else "the ref did not move"
                 releases.finish_release(session, release.id, "failed", error=f"ref not updated: {reason}")
-        if result is None or not result.ok:
+        if not moved:
+            out.error(f"{release.name} not deployed: master did not move ({reason})")
             if self._rolled_out(release):  # e.g. the pusher's key was revoked during the rollout
                 server_rollout.restore(
                     self.database, self.config.servers, release.fleet_id, release.created_by_user, out
                 )
             return
-        if wait_devices:
-            self._wait_for_devices(release, target, out, stop)
+        name = target.release.name if target.release else None
+        out.say(landed(Landing(release.name, release.fleet, name, target.pinned, servers, following)))
+        if wait_devices and target.release is not None and target.release.id == release.id:
+            self._wait_for_devices(release, out, stop)
 
-    def _wait_for_devices(
-        self, release: releases.Release, target: targets.Target, out: PushOutput, stop: threading.Event
-    ) -> None:
-        if target.release is None or target.release.id != release.id:
-            out.info(f"{release.fleet} is pinned to another release; devices keep it (fleet pin --latest)")
-            return
+    @staticmethod
+    def _following(session, release: releases.Release) -> int:
+        """How many of the fleet's devices follow its target (the others are pinned to a release)."""
+        return sum(1 for d in devices.list_devices(session, release.fleet_id) if d.pinned_release is None)
 
+    def _wait_for_devices(self, release: releases.Release, out: PushOutput, stop: threading.Event) -> None:
         def read() -> list[DeviceProgress]:
             with self.database.session(readonly=True) as session:
                 return [
@@ -290,27 +283,18 @@ class BuildPipeline:
                     if d.pinned_release in (None, release.hash)
                 ]
 
-        wait_for_devices(release.hash, read, out.info, self.config.device_wait, stop, utcnow)
-
-
-def _classify(error: Exception) -> tuple[str, str, bool]:
-    """(release status, reason for the pusher, whether it is the pusher's fault)."""
-    if isinstance(error, ServiceFailed) and error.cancelled:
-        return "cancelled", "build cancelled: the client disconnected", True
-    if isinstance(error, BuildFailed):
-        return "failed", f"build failed: {error}", True
-    if isinstance(error, ValueError):  # a bad project: resolve, render, compose, balena.yml, export
-        return "failed", f"build failed: {error}", True
-    if isinstance(error, BuilderUnavailable | PublishFailed):
-        return "failed", f"build failed: {error}", False
-    return "failed", "build failed: internal error in fleetgate", False
+        interval = self.config.build.progress_interval
+        wait_for_devices(release.hash, read, out.info, self.config.device_wait, stop, utcnow, interval)
 
 
 def _sort_updates(updates: Sequence[RefUpdate]) -> tuple[list[Verdict], tuple[RefUpdate, BranchRule] | None]:
-    """Refuse what is not a deploy branch; at most one deploy branch per push."""
+    """Keep tags; refuse what is not a deploy branch; at most one deploy branch per push."""
     verdicts: list[Verdict] = []
     deploy = None
     for update in updates:
+        if is_kept(update.ref):
+            verdicts.append(Verdict.accept(update.ref))
+            continue
         try:
             rule = rule_for(update.ref, update.is_delete)
         except RefRefused as e:

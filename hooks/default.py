@@ -6,13 +6,16 @@ import threading
 
 from fleetgate.gitd.pipeline import Decision, Progress, Push, Verdict
 
-from .refrules import RefRefused, rule_for
+from .refrules import RefRefused, is_kept, rule_for
 
 
 def accept_deploy_branches(push: Push, progress: Progress, cancelled: threading.Event) -> Decision:
-    """Accept pushes to master (and its aliases); refuse other branches, tags and deletions with a hint."""
+    """Accept pushes to master (and its aliases) and tags; refuse other branches and deletions with a hint."""
     verdicts = []
     for update in push.updates:
+        if is_kept(update.ref):
+            verdicts.append(Verdict.accept(update.ref))
+            continue
         try:
             rule = rule_for(update.ref, update.is_delete)
         except RefRefused as e:

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from fleetgate.units import duration
+
 ONLINE_WINDOW = timedelta(minutes=2)
 POLL_SECONDS = 0.5
 
@@ -61,21 +63,27 @@ def wait_for_devices(
     timeout: float,
     stop: threading.Event,
     now: Callable[[], datetime],
+    every: float = 4.0,
 ) -> bool:
-    """Print the rollout line whenever it changes until every online device runs `release`.
+    """Print the rollout line whenever it changes, and every `every` seconds while it does not, until
+    every online device runs `release`.
 
     Returns whether they all did before `timeout` seconds passed (or the pusher went away).
     """
-    deadline = time.monotonic() + timeout
-    last = None
+    started = time.monotonic()
+    deadline = started + timeout
+    last, said_at = None, started
     while True:
         state = rollout(release, read(), now())
         if state.line != last:
             say(state.line)
-            last = state.line
+            last, said_at = state.line, time.monotonic()
+        elif time.monotonic() - said_at >= every:  # a slow download must not look like a hang
+            say(f"{state.line} ({duration(time.monotonic() - started)})")
+            said_at = time.monotonic()
         if state.done:
             return True
-        if time.monotonic() >= deadline or stop.wait(POLL_SECONDS):
+        if time.monotonic() >= deadline or stop.wait(min(POLL_SECONDS, every)):
             break
     say(f"stopped waiting after {timeout:.0f}s; see: fleetgate device list")
     return False

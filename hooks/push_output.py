@@ -11,7 +11,8 @@ from fleetgate.gitd.pipeline import Progress
 
 from fleetgate import releases
 
-from .output import SummaryRow, duration, service_line, status, summary_table
+from .outcome import Said
+from .output import SummaryRow, duration, service_line, status, status_lines, summary_table
 
 OUTPUT_CAP = 8 * 1024 * 1024  # bytes of build output a push shows before it only counts
 
@@ -61,22 +62,29 @@ class PushOutput:
                 if not self._detach:
                     self._cancelled.set()
 
+    def _status(self, kind: str, text: str) -> None:
+        for line in status_lines(kind, text, self._plain):
+            self._send(line, always=True)
+
     def info(self, text: str) -> None:
-        """An `[Info]` line."""
-        self._send(status("Info", text, self._plain), always=True)
+        """An `[Info]` line (wrapped to the pusher's width, as every status line is)."""
+        self._status("Info", text)
 
     def success(self, text: str) -> None:
         """A `[Success]` line."""
-        self._send(status("Success", text, self._plain), always=True)
+        self._status("Success", text)
 
     def warn(self, text: str) -> None:
         """A `[Warn]` line."""
-        self._send(status("Warn", text, self._plain), always=True)
+        self._status("Warn", text)
 
     def error(self, text: str) -> None:
-        """The `[Error]` block shown when a release fails."""
-        for line in ("Not deploying release.", text):
-            self._send(status("Error", line, self._plain), always=True)
+        """The one `[Error]` line of a push that failed."""
+        self._status("Error", text)
+
+    def say(self, said: Said) -> None:
+        """A verdict: its line, tagged by its kind."""
+        self._status(said.kind, said.line)
 
     def build_line(self, service: str, line: str) -> None:
         """One line of a service's build output, prefixed by the service."""
@@ -88,5 +96,6 @@ class PushOutput:
         self.success(f"Release: {release.hash} (id: {release.number})")
         rows = [SummaryRow(i.service, i.reference, i.size, i.seconds) for i in built.images]
         for line in summary_table(rows):
-            self.info(line)
+            self._send(status("Info", line, self._plain), always=True)
+        self.info(f"Full image references: fleetgate release show {release.name}")
         self.info(f"Build finished in {duration(seconds)}")

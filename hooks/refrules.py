@@ -1,4 +1,4 @@
-"""Branch rules as data (DESIGN.md §2.3): which pushed refs build, with which options, and what moves."""
+"""Ref rules as data (DESIGN.md §2.3): which refs build, with what options, what moves, what is kept."""
 
 from __future__ import annotations
 
@@ -26,20 +26,25 @@ BRANCHES: dict[bytes, BranchRule] = {
 }
 
 HINT = "push to master instead: git push <remote> my-branch:master"
+# Stored as pushed and never built: a clone gets them, and `git push --follow-tags` works.
+KEPT = (b"refs/tags/",)
 
 
 class RefRefused(ValueError):
     """The pushed ref is not one a fleet deploys from; the message says what to push instead."""
 
 
+def is_kept(ref: bytes) -> bool:
+    """Whether a pushed ref is stored as it is (created, moved or deleted) and never built: a tag."""
+    return ref.startswith(KEPT)
+
+
 def rule_for(ref: bytes, deleting: bool) -> BranchRule:
-    """The rule for a pushed ref, or RefRefused with a hint."""
+    """The rule for a pushed branch, or RefRefused with a hint (ask `is_kept` about tags first)."""
     if deleting:
         raise RefRefused(
             f"deleting {ref.decode(errors='replace')} is not allowed; a fleet's master is its deploy history"
         )
-    if ref.startswith(b"refs/tags/"):
-        raise RefRefused(f"tags are not deployed; {HINT}")
     rule = BRANCHES.get(ref)
     if rule is None:
         raise RefRefused(f"only master deploys; {HINT}")

@@ -1,13 +1,16 @@
 """The push's rollout to the fleet's servers: after the images are published, before the ref moves (§2.3).
 
-Streams the engine's lines to the pusher host by host and sums up each host; a failed rollout is the
-push's failure: the caller rejects the ref and ends the release `failed` with the reason returned here.
+Streams the engine's lines to the pusher host by host (and, while a host is silent, where the rollout
+stands) and sums up each host; a failed rollout is the push's failure: the caller rejects the ref and
+ends the release `failed` with the reason returned here.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from dataclasses import dataclass
 
 from fleetgate.deploy import targets
 from fleetgate.deploy.servers import fleet_rollout
@@ -17,7 +20,9 @@ from fleetgate.deploy.servers.rollout import RolloutError, RolloutResult
 
 from fleetgate import fleets, releases
 from fleetgate.db import Database
+from fleetgate.ticker import Ticker
 
+from .outcome import Said, rollout_failed, servers_line
 from .output import duration, sanitise
 from .push_output import PushOutput
 
@@ -37,39 +42,60 @@ def follows_pushes(database: Database, fleet_id: int) -> bool:
         return servers.has_servers(session, fleet_id) and not pinned
 
 
+@dataclass(frozen=True)
+class Rolled:
+    """How the push's rollout went: skipped (pinned), every server switched, or failed and why."""
+
+    servers: tuple[int, int] | None  # (switched, total); None when no rollout ran
+    failed: Said | None = None
+
+
 def roll_out(
-    database: Database, config: RolloutConfig, release_hash: str, who: str, out: PushOutput
-) -> str | None:
-    """Roll the release out to its fleet's servers; None when every host switched, else the reason."""
+    database: Database, config: RolloutConfig, release_hash: str, who: str, out: PushOutput, interval: float
+) -> Rolled:
+    """Roll the release out to its fleet's servers, saying where it stands at least every `interval` s."""
     with database.session(readonly=True) as session:
         release = releases.find_release(session, release_hash)
         fleet = fleets.fleet_by_id(session, release.fleet_id)
         target = targets.target_of(session, release.fleet_id)
     if fleet is None:
-        return "rollout failed: the fleet was removed during the push"
+        return _failed(out, release.name, "rollout failed: the fleet was removed during the push")
     if target.pinned:
         # Servers follow the target, like devices: a pin (or a rollback) is not undone by a push.
         pinned = target.release.name if target.release else "no release"
-        out.info(
-            f"{fleet.slug} is pinned to {pinned}; its servers keep it until: fleetgate fleet pin --latest"
-        )
-        return None
+        out.info(f"{fleet.slug} is pinned to {pinned}; its servers keep it")
+        return Rolled(None)
     out.info(f"Rolling out {release.name} to the servers of {fleet.slug}")
+    started, last = time.monotonic(), [""]
+
+    def said(line: str) -> None:
+        last[0] = sanitise(line)
+        ticker.touch()
+        out.info(last[0])
+
+    def still() -> str:  # a health check or a pull can take minutes without a line
+        return f"Still rolling out {release.name} ({duration(time.monotonic() - started)}); last: {last[0]}"
+
+    ticker = Ticker(out.info, still, interval)
     try:
-        result = fleet_rollout.roll_out(
-            database, fleet, release, config, who, lambda line: out.info(sanitise(line))
-        )
+        with ticker:
+            result = fleet_rollout.roll_out(database, fleet, release, config, who, said)
     except (FleetRolloutError, RolloutError) as error:
-        return _failed(out, f"rollout failed: {error}")
+        return _failed(out, release.name, f"rollout failed: {error}")
     except Exception:  # a fault of fleetgate: a reference for the pusher, the traceback for the operator
         reference = uuid.uuid4().hex[:8]
         log.exception("rollout of release %s failed (reference %s)", release_hash, reference)
-        return _failed(out, f"rollout failed: internal error in fleetgate (reference {reference})")
+        return _failed(
+            out, release.name, f"rollout failed: internal error in fleetgate (reference {reference})"
+        )
     _summary(out, result)
     if not result.ok:
-        return _failed(out, f"rollout failed: {result.reason or 'see the lines above'}")
-    out.success(f"Rolled out {release.name} to {len(result.hosts)} server(s)")
-    return None
+        rolled = _failed(out, release.name, result.failure)
+        if result.hosts:
+            out.info(servers_line([host.state for host in result.hosts]))
+        return rolled
+    switched = sum(1 for host in result.hosts if host.state == "switched")
+    return Rolled((switched, len(result.hosts)))
 
 
 def _summary(out: PushOutput, result: RolloutResult) -> None:
@@ -80,10 +106,10 @@ def _summary(out: PushOutput, result: RolloutResult) -> None:
         (out.success if host.state == "switched" else out.info)(sanitise(line))
 
 
-def _failed(out: PushOutput, reason: str) -> str:
-    reason = sanitise(reason).replace("\n", " ")
-    out.error(reason)
-    return reason
+def _failed(out: PushOutput, release: str, reason: str) -> Rolled:
+    said = rollout_failed(release, sanitise(reason).replace("\n", " "))
+    out.say(said)
+    return Rolled(None, said)
 
 
 def restore(database: Database, config: RolloutConfig, fleet_id: int, who: str, out: PushOutput) -> None:

@@ -172,6 +172,8 @@ def switch(conn: Connection, route: Route, name: str, release: str, plan: Plan, 
     idle, old = route.idle, (route.live if route.live and route.slot(route.live) else None)
     conn.run(proxy.set_slot(route, idle, address, "drain"))
     new = replace(route.with_slot(idle, Slot(name, release, address)), live=idle)
+    limit = plan.options.health_timeout
+    say(f"waiting up to {limit:.0f}s for {name} to answer GET {plan.web.health_path}")
     while True:
         _wait_healthy(conn, route, idle, address, name, plan, say)
         # The switch and the config that records it under the proxy lock, and only if the check still
@@ -209,6 +211,8 @@ def _wait_running(conn: Connection, names: list[str], plan: Plan, say: Say) -> N
     started = time.monotonic()
     deadline = started + plan.options.health_timeout
     unchecked = []
+    if names:
+        say(f"waiting up to {plan.options.health_timeout:.0f}s for {', '.join(names)} to be up")
     for name in names:
         while True:
             state = container_state(conn, name)

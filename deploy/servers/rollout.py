@@ -103,6 +103,15 @@ class RolloutResult:
     reason: str | None
     hosts: tuple[HostResult, ...]
 
+    @property
+    def failure(self) -> str:
+        """Why it failed, in one line that says "rollout failed" once ("" when it did not fail)."""
+        if self.ok:
+            return ""
+        reason = self.reason or "see the lines above"
+        # A host's failure reads "rollout failed on HOST: …"; a refusal before any host is the bare cause.
+        return reason if reason.startswith("rollout failed") else f"rollout failed: {reason}"
+
 
 @dataclass(frozen=True)
 class LockInfo:

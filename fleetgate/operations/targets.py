@@ -57,7 +57,7 @@ def roll_out(
             + (f" ({host.message})" if host.message else "")
         )
     if not result.ok:
-        raise RolloutFailed(f"rollout failed: {result.reason or 'see the lines above'}")
+        raise RolloutFailed(result.failure)
 
 
 def _servers_follow(

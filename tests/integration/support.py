@@ -193,6 +193,17 @@ def remote_lines(stderr: str) -> list[str]:
     return [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in lines]
 
 
+def unwrapped(lines: list[str]) -> list[str]:
+    """Status lines as they were said: a wrapped line's continuations (indented) joined back onto it."""
+    joined: list[str] = []
+    for line in lines:
+        if line.startswith(" " * 11) and joined:
+            joined[-1] += " " + line.strip()
+        else:
+            joined.append(line)
+    return joined
+
+
 def make_repo(path: Path, files: dict[str, str] | None = None) -> Path:
     """A working repository with one commit of `files`."""
     path.mkdir(parents=True, exist_ok=True)

@@ -82,7 +82,7 @@ def test_failing_run_names_the_step(tmp_path, image_names):
     context = project(tmp_path, "FROM busybox-fg\nRUN echo before\nRUN exit 3\n")
     with pytest.raises(BuildFailed) as failure:
         build(context, image_names("fail") + ":test")
-    assert str(failure.value) == "build failed: step 'RUN exit 3' exited with code 3"
+    assert str(failure.value) == "step 'RUN exit 3' exited with code 3"
     assert "exit code: 3" in failure.value.log
 
 

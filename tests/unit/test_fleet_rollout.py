@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fleetgate.deploy.servers.fleet_rollout import FleetRolloutError, compose_environment, server_targets
 from fleetgate.deploy.servers.inventory import Address, Server
-from fleetgate.deploy.servers.rollout import ServerTarget
+from fleetgate.deploy.servers.rollout import HostResult, RolloutResult, ServerTarget
 
 KNOWN = Path("/home/fg/known_hosts")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -125,3 +125,21 @@ def test_rollout_timings_out_of_range_are_refused(
 
     with pytest.raises(SettingsError, match=message):
         load({"FLEETGATE_HOME": str(tmp_path), name: value})
+
+
+@pytest.mark.parametrize(
+    ("result", "failure"),
+    [
+        (RolloutResult(True, None, ()), ""),
+        (
+            RolloutResult(
+                False, "rollout failed on h1: container x is unhealthy", (HostResult("h1", "failed", 1.0),)
+            ),
+            "rollout failed on h1: container x is unhealthy",
+        ),
+        (RolloutResult(False, "service worker: bad value", ()), "rollout failed: service worker: bad value"),
+        (RolloutResult(False, None, ()), "rollout failed: see the lines above"),
+    ],
+)
+def test_a_failed_rollout_says_so_once(result: RolloutResult, failure: str) -> None:
+    assert result.failure == failure

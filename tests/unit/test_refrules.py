@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fleetgate.build.plan import BuildOptions
 from fleetgate.hooks.options import OptionRefused, build_options
-from fleetgate.hooks.refrules import RefRefused, rule_for
+from fleetgate.hooks.refrules import RefRefused, is_kept, rule_for
 
 MASTER = b"refs/heads/master"
 
@@ -33,11 +33,6 @@ def test_deploy_branches(ref: bytes, options: frozenset[str], moves: bytes) -> N
             "only master deploys; push to master instead: git push <remote> my-branch:master",
         ),
         (
-            b"refs/tags/v1",
-            False,
-            "tags are not deployed; push to master instead: git push <remote> my-branch:master",
-        ),
-        (
             b"refs/heads/master",
             True,
             "deleting refs/heads/master is not allowed; a fleet's master is its deploy history",
@@ -58,6 +53,20 @@ def test_refused_refs_say_what_to_push(ref: bytes, deleting: bool, message: str)
     with pytest.raises(RefRefused) as refused:
         rule_for(ref, deleting)
     assert str(refused.value) == message
+
+
+@pytest.mark.parametrize(
+    ("ref", "kept"),
+    [
+        (b"refs/tags/v1", True),
+        (b"refs/tags/release/2026-11", True),
+        (b"refs/heads/master", False),
+        (b"refs/heads/tags/v1", False),
+        (b"refs/notes/commits", False),
+    ],
+)
+def test_tags_are_kept_as_pushed_and_never_built(ref: bytes, kept: bool) -> None:
+    assert is_kept(ref) is kept
 
 
 @pytest.mark.parametrize(

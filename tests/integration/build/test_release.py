@@ -7,7 +7,7 @@ import subprocess
 import urllib.request
 from pathlib import Path
 
-from ..support import Gateway, git, remote_lines
+from ..support import Gateway, git, remote_lines, unwrapped
 from .conftest import DOCKER, fleet, project, push, release, releases
 
 
@@ -102,7 +102,7 @@ def test_compose_builds_every_service_by_its_own_rule_and_publishes_both(
     )
     git("commit", "-qam", "a typo in a label", cwd=work)
     result = push(gateway, work, key, "alice/multi", "master", flags=("-o", "plain"))
-    lines = remote_lines(result.stderr)
+    lines = unwrapped(remote_lines(result.stderr))  # the warning is wrapped to 100 columns
     assert (
         "[Warn]     service second: io.balena.update.strategy 'download-then-kil' is not one of "
         "download-then-kill, kill-then-download, delete-then-download, hand-over; devices will use "

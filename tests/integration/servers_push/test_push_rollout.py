@@ -7,17 +7,25 @@ no role (every service). Tests delete the containers they made on the servers.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from ..build.conftest import project, push, release
-from ..support import Gateway, git, remote_lines, setup_fleet
+from ..support import Gateway, git, remote_lines, setup_fleet, unwrapped
 from .conftest import add_servers, cleanup, get, services_on, status
 
 SECRET = "s3cret-value-never-shown"
 # Builds and rollouts on a machine shared with other test runs: generous, a hang still ends.
 pytestmark = pytest.mark.timeout(900)
+
+
+def narrow(stderr: str) -> None:
+    """Every line the pusher sees fits in 100 columns, but for the build's own (`[web]  #5 …`)."""
+    for line in re.sub(r"\x1b\[[0-9;]*m", "", stderr).splitlines():
+        if not re.match(r"remote: \[(web|worker)\] ", line):
+            assert len(line.rstrip()) <= 100, line
 
 
 def edit(work: Path, text: str, healthy: bool = True) -> None:
@@ -52,7 +60,8 @@ def test_a_push_rolls_out_to_both_servers_and_an_unhealthy_one_is_rejected(
     work = project(tmp_path, "server-app")
     try:
         pushed = push(gateway, work, key, slug, "master", flags=("-o", "plain"))
-        lines = remote_lines(pushed.stderr)
+        narrow(pushed.stderr)
+        lines = unwrapped(remote_lines(pushed.stderr))
         text = "\n".join(lines)
         first = release(gateway, f"{slug}#1")
         assert first["status"] == "success", first["error"]
@@ -62,7 +71,11 @@ def test_a_push_rolls_out_to_both_servers_and_an_unhealthy_one_is_rejected(
         assert any(line.startswith("[Info]     127.0.0.17:2217: ") for line in lines), text
         assert any(line.startswith("[Success]  127.0.0.16:2216: switched in ") for line in lines), text
         assert any(line.startswith("[Success]  127.0.0.17:2217: switched in ") for line in lines), text
-        assert "[Success]  Rolled out alice/site#1 to 2 server(s)" in lines
+        assert any(
+            re.fullmatch(r"\[Info\]     127\.0\.0\.1[67]:221[67]: waiting up to \d+s for .+", x)
+            for x in lines
+        )
+        assert lines[-1] == "[Success]  Deployed alice/site#1: rolled out to 2 of 2 servers"
         assert SECRET not in pushed.stderr
         assert remote_master(gateway, work, key, slug) == head(work)
         for server in servers:
@@ -83,11 +96,21 @@ def test_a_push_rolls_out_to_both_servers_and_an_unhealthy_one_is_rejected(
         edit(work, "release broken", healthy=False)
         rejected = push(gateway, work, key, slug, "master", flags=("-o", "plain"), check=False)
         assert rejected.returncode != 0
-        text = "\n".join(remote_lines(rejected.stderr))
+        narrow(rejected.stderr)
+        lines = unwrapped(remote_lines(rejected.stderr))
+        text = "\n".join(lines)
         assert "starting release broken" in text  # the new container's last log lines reach the pusher
-        assert "! [remote rejected] master -> master (rollout failed: " in rejected.stderr
+        errors = [line for line in lines if line.startswith("[Error]")]
+        assert len(errors) == 1 and errors[0].startswith(
+            "[Error]    alice/site#2 not deployed: rollout failed on 127.0.0.16:2216: container "
+        ), errors
+        assert lines[-1] == "[Info]     Servers: 1 failed, 1 not started"
+        assert "! [remote rejected] master -> master (rollout failed on 127.0.0.16:2216: " in rejected.stderr
+        assert "rollout failed: rollout failed" not in rejected.stderr
         broken = release(gateway, f"{slug}#2")
-        assert broken["status"] == "failed" and broken["error"].startswith("rollout failed: ")
+        assert broken["status"] == "failed" and broken["error"].startswith(
+            "rollout failed on 127.0.0.16:2216: "
+        )
         assert [i["status"] for i in broken["images"]] == ["success", "success"]  # still in the registry
         assert remote_master(gateway, work, key, slug) != head(work)  # the ref did not move
         for server in servers:
@@ -136,8 +159,12 @@ def test_deploy_rollback_and_status(gateway: Gateway, servers, tmp_path: Path) -
         # Pinned by the rollback: a push builds, but the servers keep the target until pin --latest.
         edit(work, "release three")
         pushed = push(gateway, work, key, slug, "master", flags=("-o", "plain"))
-        assert f"[Info]     {slug} is pinned to {slug}#1; its servers keep it" in "\n".join(
-            remote_lines(pushed.stderr)
+        narrow(pushed.stderr)
+        lines = unwrapped(remote_lines(pushed.stderr))
+        assert f"[Info]     {slug} is pinned to {slug}#1; its servers keep it" in lines
+        assert lines[-1] == (
+            f"[Warn]     Built {slug}#3, not deployed: the fleet is pinned to #1 "
+            f"(to follow pushes again: fleetgate fleet pin {slug} --latest)"
         )
         assert release(gateway, f"{slug}#3")["status"] == "success"
         for server in servers:
@@ -178,11 +205,12 @@ def test_a_held_lock_stops_a_push_and_a_deploy(gateway: Gateway, servers, tmp_pa
 
         edit(work, "release two")
         rejected = push(gateway, work, key, slug, "master", check=False)
-        assert rejected.returncode != 0 and held in rejected.stderr
+        assert rejected.returncode != 0 and held in "\n".join(unwrapped(remote_lines(rejected.stderr)))
+        narrow(rejected.stderr)
         assert remote_master(gateway, work, key, slug) != head(work)
         denied = gateway.cli("deploy", slug, check=False)
         assert denied.returncode == 1 and held in denied.stderr
-        assert denied.stderr.startswith("fleetgate: error: rollout failed: ")
+        assert denied.stderr.startswith(f"fleetgate: error: rollout failed on {endpoint}: ")
         assert status(gateway, slug)[0]["lock"] == details
 
         freed = gateway.cli("server", "unlock", slug, endpoint)

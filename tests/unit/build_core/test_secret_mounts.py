@@ -60,19 +60,19 @@ FAILED_RUN = [
 @pytest.mark.parametrize(
     ("lines", "returncode", "expected"),
     [
-        (FAILED_RUN, 1, "build failed: step 'RUN exit 3' exited with code 3"),
+        (FAILED_RUN, 1, "step 'RUN exit 3' exited with code 3"),
         (["#5 [2/2] RUN echo ERROR: fake", "#5 0.1 ERROR: fake", "#5 DONE 0.1s"], 0, None),
         (
             ["#3 [1/2] COPY nope /x", "#3 ERROR: failed to compute cache key: not found"],
             1,
-            "build failed: step 'COPY nope /x': failed to compute cache key: not found",
+            "step 'COPY nope /x': failed to compute cache key: not found",
         ),
         (
             ["failed to solve with frontend dockerfile.v0: failed to create LLB definition: bad"],
             1,
-            "build failed: failed to solve with frontend dockerfile.v0: failed to create LLB definition: bad",
+            "failed to solve with frontend dockerfile.v0: failed to create LLB definition: bad",
         ),
-        (["error: something broke"], 0, "build failed: something broke"),
+        (["error: something broke"], 0, "something broke"),
         # A cache source that is gone marks its vertex ERROR, and the build still succeeds.
         (
             [
@@ -83,7 +83,16 @@ FAILED_RUN = [
             0,
             None,
         ),
-        ([], 2, "build failed: docker build exited with code 2"),
+        ([], 2, "docker build exited with code 2"),
+        # A long step is shortened in the middle: the build log above has all of it.
+        (
+            [
+                "#6 [3/3] RUN apt-get install -y " + " ".join(f"pkg{i}" for i in range(30)),
+                "#6 ERROR: executor failed running [/bin/sh -c apt-get ...]: exit code: 100",
+            ],
+            1,
+            "step 'RUN apt-get install -y pkg0 pkg1 pkg2 pk…6 pkg27 pkg28 pkg29' exited with code 100",
+        ),
     ],
 )
 def test_failure_message(lines, returncode, expected):
