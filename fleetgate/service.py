@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from fleetgate.gitd import shutdown
-from fleetgate.gitd.server import Gateway, start, stop_pools
+from fleetgate.gitd.gateway import Gateway
+from fleetgate.gitd.server import start
 
 from .log_output import LogOutput
 from .settings import Settings, SettingsError
@@ -74,7 +75,7 @@ class Service:
             acceptor.close()
         await self.http.stop()
         left = await shutdown.drain(self.gateway, self.settings.shutdown_grace, hurry)
-        stop_pools(self.gateway)
+        self.gateway.stop_pools()
         try:
             await web
         except Exception:
