@@ -24,6 +24,7 @@ TEMPLATE = """\
 # ssh_listen = "0.0.0.0:2222"
 # http_listen = "127.0.0.1:8080"
 # registry = "registry.example.org:5000"
+# log_format = "json"                                 # text or json; SIGHUP (systemctl reload) applies it
 """
 
 

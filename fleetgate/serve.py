@@ -52,7 +52,7 @@ def _pipeline(settings: Settings, database: Database):
 def build_gateway(settings: Settings, database: Database, pipeline=None, commands=None):
     """The SSH edge wired to the database and the receive pipeline (the build pipeline by default)."""
     from fleetgate.gitd.access import Access
-    from fleetgate.gitd.server import Gateway, GatewayConfig
+    from fleetgate.gitd.gateway import Gateway, GatewayConfig
 
     config = GatewayConfig(
         host=settings.ssh_host,

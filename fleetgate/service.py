@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from fleetgate.gitd import shutdown
-from fleetgate.gitd.server import Gateway, start, stop_pools
+from fleetgate.gitd.gateway import Gateway
+from fleetgate.gitd.server import start
 
 from .log_output import LogOutput
 from .settings import Settings, SettingsError
@@ -60,21 +61,24 @@ class Service:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop, stop, hurry)
         loop.add_signal_handler(signal.SIGHUP, self._reload)
-        acceptor = await start(self.gateway, self.ssh)
         web = asyncio.create_task(self.http.serve())
-        ready(self.ssh.getsockname()[1])
-        for job in self.jobs:  # background work started on this loop; asyncio.run cancels it at the end
-            job()
-        self.notify.send("READY=1", "STATUS=serving SSH and HTTP")
+        # HTTP first: once the SSH port answers (what scripts wait for), /healthz answers too.
+        acceptor = await start(self.gateway, self.ssh) if await self.http.started(web) else None
+        if acceptor is not None:
+            ready(self.ssh.getsockname()[1])
+            for job in self.jobs:  # background work on this loop; asyncio.run cancels it at the end
+                job()
+            self.notify.send("READY=1", "STATUS=serving SSH and HTTP")
         stopped = asyncio.ensure_future(stop.wait())
         # A failed HTTP server ends `web`: that stops the gateway too, as a signal would.
         await asyncio.wait({stopped, web}, return_when=asyncio.FIRST_COMPLETED)
         stopped.cancel()
         self.notify.send("STOPPING=1", "STATUS=stopping: letting running pushes finish")
-        acceptor.close()
+        if acceptor is not None:
+            acceptor.close()
         await self.http.stop()
         left = await shutdown.drain(self.gateway, self.settings.shutdown_grace, hurry)
-        stop_pools(self.gateway)
+        self.gateway.stop_pools()
         try:
             await web
         except Exception:

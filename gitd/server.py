@@ -7,99 +7,34 @@ a `ChannelBridge`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
 import time
-import typing
 import urllib.parse
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
-from dulwich.protocol import Protocol, pkt_line
+from dulwich.protocol import pkt_line
 
 from fleetgate.asyncssh_import import asyncssh
-from fleetgate.limits import Limits
 
 from . import algorithms, audit
-from .access import Access
 from .bridge import ChannelBridge, ChannelClosed, TextIn, TextOut
 from .commands import NOT_FOUND_MESSAGE, VERBS, CommandRefused, parse_command, refusal_message
-from .pipeline import Pipeline, Pusher
-from .queue import Closed, FleetQueue, Superseded, WaitTimeout
-from .receive import ProtocolViolation, ReceiveContext, Received, ReceiveSession
+from .gateway import CLOSING, Gateway
+from .pipeline import Pusher
+from .push import receive_push
 from .repos import repository_path
-from .sessions import Running, Sessions
-from .unpack import worker_pool
+from .sessions import Running
 from .upload import serve_upload_pack
 from .user_commands import HELP_FLAGS, UserCommand, help_text, is_user_command, parse_user_command
 from .user_commands import VERBS as USER_VERBS
+from .worker import in_worker
 
 # The user commands that run a `fleetgate` command (help and whoami are answered here).
 RUN_VERBS = frozenset(verb for verb, spec in USER_VERBS.items() if spec.command)
-CLOSING = "the gateway is shutting down; try again in a minute"
 
 log = logging.getLogger(__name__)
-T = typing.TypeVar("T")
-
-
-@dataclass(frozen=True)
-class GatewayConfig:
-    """What the SSH edge needs to run; built by the composition root from Settings."""
-
-    host: str
-    port: int
-    host_key_path: Path
-    repositories: Path
-    limits: Limits
-    node_id: str
-    public_url: str | None = None  # FLEETGATE_PUBLIC_SSH_URL: where users reach this server, for hints
-
-
-class CommandRunner(typing.Protocol):
-    """Runs one user command as `user` (the composition root's: gitd knows only the grammar)."""
-
-    def __call__(
-        self,
-        user: str,
-        fingerprint: str,
-        argv: list[str],
-        streams: tuple[TextIn, TextOut, TextOut],
-        stopped: Callable[[], bool],
-        label: str,
-    ) -> int: ...
-
-
-class Gateway:
-    """State shared by every connection: lookups, the push queue, the worker pool, counters."""
-
-    def __init__(
-        self, config: GatewayConfig, access: Access, pipeline: Pipeline, commands: CommandRunner | None = None
-    ) -> None:
-        self.config = config
-        self.access = access
-        self.pipeline = pipeline
-        self.commands = commands
-        # User commands get a pool of their own: a followed log must never hold up a push.
-        self.command_pool = ThreadPoolExecutor(config.limits.workers, thread_name_prefix="command")
-        self.queue = FleetQueue(access.database, config.node_id, self.lookup)
-        self.pool = ThreadPoolExecutor(config.limits.workers, thread_name_prefix="push")
-        self.lookups = ThreadPoolExecutor(4, thread_name_prefix="lookup")
-        self.unpackers = worker_pool(config.limits.unpack_workers) if config.limits.unpack_workers else None
-        self.unauthenticated = 0
-        self.sessions = Sessions()
-
-    def close(self) -> None:
-        """Take no new sessions or pushes; the ones running go on (gitd/shutdown.py)."""
-        self.sessions.closing = True
-        self.queue.close()
-
-    async def lookup(self, fn, *args):
-        """Run a blocking database lookup off the event loop."""
-        return await asyncio.get_running_loop().run_in_executor(self.lookups, fn, *args)
 
 
 class GitSSHServer(asyncssh.SSHServer):
@@ -238,84 +173,13 @@ class GitSSHServer(asyncssh.SSHServer):
         if command.verb == "git-upload-pack":
             running.kind = "fetch"
             started = time.monotonic()
-            status, _ = await self._in_worker(
-                process, running, lambda proto, _bridge, _c: serve_upload_pack(repo, proto)
+            status, _ = await in_worker(
+                self.gateway.pool, process, running, lambda proto, _bridge, _c: serve_upload_pack(repo, proto)
             )
             audit.log_session("fetch", user, self.fingerprint, fleet.slug, status, time.monotonic() - started)
             return status
         running.kind, running.fleet_id = "push", fleet.id
-        started = time.monotonic()
-        status, received, refusal = await self._receive(process, user, fleet, repo, running)
-        release = await self.gateway.lookup(
-            self.gateway.access.release_of_push, fleet.id, self.gateway.config.node_id, running.started
-        )
-        status_of = None if release is None else release.status
-        if refusal:
-            outcome, reason = "refused", refusal
-        else:
-            outcome, reason = audit.push_outcome(
-                None if received is None else received.results,
-                received is not None and received.fault,
-                status_of,
-            )
-        audit.log_push(
-            audit.PushEnd(
-                outcome,
-                user,
-                self.fingerprint,
-                fleet.slug,
-                time.monotonic() - started,
-                None if release is None else release.name,
-                None if release is None else release.hash,
-                status_of,
-                reason,
-            )
-        )
-        return status
-
-    async def _receive(
-        self, process: asyncssh.SSHServerProcess, user: str, fleet, repo: Path, running: Running
-    ) -> tuple[int, Received | None, str]:
-        """Hold the fleet and receive the push: exit status, how it ended, why it never started."""
-        limits = self.gateway.config.limits
-        access = self.gateway.access
-        fingerprint = self.fingerprint
-        ctx = ReceiveContext(
-            fleet=fleet,
-            pusher=Pusher(user, fingerprint),
-            repo_path=repo,
-            limits=limits,
-            pipeline=self.gateway.pipeline,
-            still_allowed=lambda: access.still_allowed(user, fingerprint, fleet.id),
-            unpack_pool=self.gateway.unpackers,
-            interruption=running.interruption,
-        )
-
-        def notify(position: int) -> None:
-            waiting = f"another push to {fleet.slug} is running; waiting (position {position})"
-            process.stderr.write(f"fleetgate: {waiting}\n".encode())
-
-        try:
-            async with self.gateway.queue.hold(fleet.id, notify, limits.lock_wait_seconds):
-                status, received = await self._in_worker(
-                    process,
-                    running,
-                    lambda proto, bridge, cancelled: ReceiveSession(
-                        ctx, proto, bridge.write_stderr, cancelled
-                    ).run(),
-                )
-                return status, received, ""
-        except Superseded:
-            refusal = f"superseded by a newer push to {fleet.slug}"
-        except WaitTimeout:
-            refusal = (
-                f"gave up after waiting {limits.lock_wait_seconds:.0f} s for another push to "
-                f"{fleet.slug}; push again later"
-            )
-        except Closed:
-            refusal = CLOSING
-        process.stdout.write(pkt_line(f"ERR {refusal}".encode()))
-        return 1, None, refusal
+        return await receive_push(self.gateway, process, Pusher(user, self.fingerprint), fleet, repo, running)
 
     def _ssh_hint(self) -> str:
         config = self.gateway.config
@@ -373,32 +237,6 @@ class GitSSHServer(asyncssh.SSHServer):
 
         return await loop.run_in_executor(self.gateway.command_pool, run)
 
-    async def _in_worker(
-        self, process: asyncssh.SSHServerProcess, running: Running, work: Callable[..., T]
-    ) -> tuple[int, T | None]:
-        """Run a blocking protocol exchange in the push pool: its exit status, and its result once done."""
-        loop = asyncio.get_running_loop()
-        bridge = ChannelBridge(loop, process)
-        proto = Protocol(bridge.read, bridge.write)
-        proto.recv = bridge.recv  # type: ignore[attr-defined]
-
-        def run() -> tuple[int, T | None]:
-            try:
-                return 0, work(proto, bridge, running.cancelled)
-            except ChannelClosed:
-                log.info("client went away")
-                return 1, None
-            except ProtocolViolation as e:
-                _try(bridge.write_stderr, f"fleetgate: {e}\n".encode())
-                return 1, None
-
-        return await loop.run_in_executor(self.gateway.pool, run)
-
-
-def _try(fn, *args) -> None:
-    with contextlib.suppress(ChannelClosed):
-        fn(*args)
-
 
 def load_host_key(path: Path) -> asyncssh.SSHKey:
     """The persistent ed25519 host key, generated on first start."""
@@ -450,12 +288,3 @@ def recover(repositories: Path) -> int:
             lock.unlink(missing_ok=True)
             removed += 1
     return removed
-
-
-def stop_pools(gateway: Gateway) -> None:
-    """Let the worker pools go once the sessions have ended (or been given up on)."""
-    gateway.pool.shutdown(wait=False, cancel_futures=True)
-    gateway.command_pool.shutdown(wait=False, cancel_futures=True)
-    gateway.lookups.shutdown(wait=False, cancel_futures=True)
-    if gateway.unpackers is not None:
-        gateway.unpackers.shutdown(wait=False, cancel_futures=True)

@@ -10,12 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
 
+from .gateway import Gateway
 from .sessions import Running
-
-if TYPE_CHECKING:
-    from .server import Gateway
 
 log = logging.getLogger(__name__)
 

@@ -112,6 +112,14 @@ class HttpServer:
         await self.hub.start()
         await self.server.serve(sockets=[self.sock])
 
+    async def started(self, serving: asyncio.Task) -> bool:
+        """Wait until uvicorn listens (True), or `serving` (the task of `serve`) ended first (False)."""
+        while not self.server.started:
+            if serving.done():
+                return False
+            await asyncio.sleep(0.01)  # uvicorn offers a flag, not an event
+        return True
+
     async def stop(self) -> None:
         """End waiting long-polls (304 at once), then stop accepting and finish open requests."""
         await self.hub.close()

@@ -8,7 +8,8 @@ import types
 from pathlib import Path
 
 import pytest
-from fleetgate.gitd.server import GatewayConfig, GitSSHServer
+from fleetgate.gitd.gateway import GatewayConfig
+from fleetgate.gitd.server import GitSSHServer
 
 from fleetgate import home as gateway_home
 from fleetgate import settings
