@@ -28,7 +28,7 @@ def test_a_member_follows_a_running_build_until_it_ends(gateway: Gateway, tmp_pa
     gateway.cli("fleet", "member", "add", "alice/follow", "bob")
     work = project(tmp_path, "slow")
     (work / "Dockerfile").write_text(
-        'FROM busybox-fg\nRUN echo "slow step started" && sleep 6 && echo "slow step finished"\n'
+        'FROM busybox-fg\nRUN echo "slow step started" && sleep 20 && echo "slow step finished"\n'
     )
     git("commit", "-qam", "six seconds", cwd=work)
     pusher = start_push(gateway, work, key, "alice/follow", "-o", "nocache")
