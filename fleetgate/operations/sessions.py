@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from fleetgate import sessions, tokens
-from fleetgate.models import utcnow
+from fleetgate import sessions
 
 from .actor import Actor
 from .scope import Context, check_own, whose
+from .tokens import touch_now_and_then
 
 LOGIN_PATH = "/login/"  # where the web pages take a link's secret (fleetgate/web/session_pages.py)
 
@@ -43,9 +43,7 @@ def authenticate(ctx: Context, secret: str) -> Actor | None:
         bearer = sessions.authenticate(session, secret)
     if bearer is None:
         return None
-    if bearer.last_used is None or utcnow() - bearer.last_used >= tokens.LAST_USED_STEP:
-        with ctx.database.session() as session:  # a write only every few minutes per session
-            tokens.touch(session, bearer.token_id)
+    touch_now_and_then(ctx, bearer)
     return Actor(user=bearer.user, credential=f"session {bearer.token_id}")
 
 

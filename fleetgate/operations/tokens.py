@@ -43,7 +43,12 @@ def authenticate(ctx: Context, secret: str) -> Actor | None:
         bearer = tokens.authenticate(session, secret)
     if bearer is None:
         return None
-    if bearer.last_used is None or utcnow() - bearer.last_used >= tokens.LAST_USED_STEP:
-        with ctx.database.session() as session:  # a write only every few minutes per token
-            tokens.touch(session, bearer.token_id)
+    touch_now_and_then(ctx, bearer)
     return Actor(user=bearer.user, credential=f"token {bearer.token_id}", read_only=bearer.read_only)
+
+
+def touch_now_and_then(ctx: Context, bearer) -> None:
+    """Record that a token or session was used: a write only every few minutes per credential."""
+    if bearer.last_used is None or utcnow() - bearer.last_used >= tokens.LAST_USED_STEP:
+        with ctx.database.session() as session:
+            tokens.touch(session, bearer.token_id)
